@@ -1,0 +1,255 @@
+"""Completion records: the on-disk format in which every teacher and every evaluated model writes.
+
+A run folder holds ``completions.jsonl`` (one record a line, appended as records finish)
+and ``manifest.json`` (what made it: stage, model, sampling parameters, inputs, versions).
+Records are keyed by (task, sample_id, sample_index); a run that is killed at any moment
+resumes by skipping the keys already written. A torn last line (kill mid-write) is cut
+off on open, so nothing is duplicated and nothing finished is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ftcot.answers import PREFIXES, AnswerFormat, check
+from ftcot.errors import DataError
+
+RECORDS_FILE = "completions.jsonl"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class Completion:
+    task: str
+    sample_id: int
+    sample_index: int = 0  # which of the D samples for this question (diverse reasoning)
+    split: str = ""
+    method: str = "zs_cot"  # zero_shot | zs_cot | fs_cot | ft_cot | vanilla
+    question: str = ""
+    gold: str = ""
+    answer_type: str = ""  # AnswerFormat, compact form
+    prompt: str = ""  # step-1 prompt (the only prompt for one-step methods)
+    rationale: str | None = None  # step-1 completion as generated (zs_cot), or the part before '-->' (ft_cot)
+    answer_prompt: str | None = None  # step-2 prompt (zs_cot)
+    answer_text: str = ""  # the text that is scored: step-2 completion, or the whole one-step completion
+    prediction: str | None = None
+    correct: bool | None = None
+    finish_reason: str | None = None  # of the scored step: stop | length | content_filter | ...
+    rationale_finish_reason: str | None = None
+    usage: dict = field(default_factory=dict)  # prompt_tokens, completion_tokens, summed over steps
+    model: str = ""
+    params: dict = field(default_factory=dict)  # temperature, top_p, max_tokens, ...
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.task, self.sample_id, self.sample_index)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Completion:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def rescore(self) -> Completion:
+        """Parse and check `answer_text` with the shared checker (fills prediction and correct)."""
+        fmt = AnswerFormat.parse(self.answer_type)
+        verdict = check(self.answer_text, self.gold, fmt, PREFIXES.get(self.method), self.finish_reason)
+        self.prediction, self.correct = verdict.prediction, verdict.correct
+        return self
+
+
+def read_records(path: str | Path) -> list[Completion]:
+    """Records of a run folder (or a .jsonl file). A torn last line is ignored; other bad lines raise."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RECORDS_FILE
+    if not path.exists():
+        raise DataError("no completion records here (run a teacher or an evaluation first)", path=path)
+    records = []
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as e:
+            if line_no == len(lines):  # a torn last line from a killed writer: not a finished record
+                continue
+            raise DataError(f"not valid JSON ({e.msg})", path=path, line=line_no) from e
+        for name in ("task", "sample_id"):
+            if name not in data:
+                raise DataError("missing required field", path=path, line=line_no, field=name)
+        records.append(Completion.from_dict(data))
+    return records
+
+
+class RecordWriter:
+    """Append-only writer of a run folder; each record is one write of one whole line."""
+
+    def __init__(self, run_dir: str | Path, manifest: dict | None = None):
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / RECORDS_FILE
+        self._repair_torn_tail()
+        self.done: set[tuple[str, int, int]] = set()
+        if self.path.exists():
+            self.done = {r.key for r in read_records(self.path)}
+        if manifest is not None:
+            write_manifest(self.dir, manifest)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._since_sync = 0
+
+    def _repair_torn_tail(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) == b"\n":
+                return
+            f.seek(0)
+            content = f.read()
+            f.truncate(content.rfind(b"\n") + 1)
+
+    def __contains__(self, key: tuple[str, int, int]) -> bool:
+        return key in self.done
+
+    def write(self, record: Completion) -> None:
+        if record.key in self.done:
+            return
+        os.write(self._fd, (record.to_json() + "\n").encode("utf-8"))
+        self.done.add(record.key)
+        self._since_sync += 1
+        if self._since_sync >= 64:
+            self.sync()
+
+    def sync(self) -> None:
+        os.fsync(self._fd)
+        self._since_sync = 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self.sync()
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --- manifests ----------------------------------------------------------------------------------
+
+
+def code_version() -> dict:
+    from ftcot import __version__
+
+    version = {"ftcot": __version__, "python": platform.python_version()}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode == 0:
+            version["git"] = commit.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return version
+
+
+def write_manifest(run_dir: str | Path, manifest: dict) -> Path:
+    """Write manifest.json, keeping the first `created` time of a resumed run."""
+    path = Path(run_dir) / MANIFEST_FILE
+    old = read_manifest(run_dir) if path.exists() else {}
+    data = {**old, **manifest}
+    data.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    data["code"] = code_version()
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def read_manifest(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / MANIFEST_FILE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"not valid JSON ({e.msg})", path=path, line=e.lineno) from e
+
+
+# --- scoring ------------------------------------------------------------------------------------
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion, in percent."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = correct / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+
+
+def score(records: Iterable[Completion]) -> dict:
+    """Accuracy and the paper's other metrics over records, re-checked with the shared checker."""
+    records = list(records)
+    n = len(records)
+    verdicts = []
+    for r in records:
+        fmt = AnswerFormat.parse(r.answer_type)
+        verdicts.append(check(r.answer_text, r.gold, fmt, PREFIXES.get(r.method), r.finish_reason))
+    correct = sum(v.correct for v in verdicts)
+    questions: dict[tuple[str, int], bool] = {}
+    for r, v in zip(records, verdicts, strict=True):
+        questions[(r.task, r.sample_id)] = questions.get((r.task, r.sample_id), False) or v.correct
+    low, high = wilson_interval(correct, n)
+
+    def pct(k: int) -> float:
+        return 100.0 * k / n if n else 0.0
+
+    usage = {"prompt_tokens": 0, "completion_tokens": 0}
+    for r in records:
+        for k in usage:
+            usage[k] += int(r.usage.get(k, 0) or 0)
+    return {
+        "n": n,
+        "correct": correct,
+        "accuracy": pct(correct),
+        "ci95": [low, high],
+        "contains_answer": pct(sum(v.contains_answer for v in verdicts)),
+        "correct_format": pct(sum(v.correct_format for v in verdicts)),
+        "complete": pct(sum(v.complete for v in verdicts)),
+        "questions": len(questions),
+        "questions_with_correct": sum(questions.values()),
+        "usage": usage,
+    }
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-empty line; bad JSON raises a DataError naming the line."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield line_no, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"not valid JSON ({e.msg})", path=path, line=line_no) from e
