@@ -2,7 +2,8 @@
 
 A file is named by (owner, repo, commit, path) and its sha256. With ``FTCOT_MIRROR=DIR``
 the file is read from ``DIR/<owner>/<repo>/<path>`` (the layout of ftcot's offline mirror)
-instead of the network. Downloads go to ``FTCOT_CACHE`` (default ``~/.cache/ftcot``).
+instead of the network; ``FTCOT_SOURCES_URL`` replaces https://raw.githubusercontent.com
+(a proxy or an internal mirror). Downloads go to ``FTCOT_CACHE`` (default ``~/.cache/ftcot``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class PinnedFile:
 
     @property
     def url(self) -> str:
-        return f"https://raw.githubusercontent.com/{self.owner}/{self.repo}/{self.commit}/{self.path}"
+        base = os.environ.get("FTCOT_SOURCES_URL", "https://raw.githubusercontent.com").rstrip("/")
+        return f"{base}/{self.owner}/{self.repo}/{self.commit}/{self.path}"
 
     @property
     def name(self) -> str:

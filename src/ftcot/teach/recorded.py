@@ -102,7 +102,8 @@ def _norm(text: str) -> str:
 
 
 def _norm_choice(text: str) -> str:
-    return _norm(text).rstrip(".").strip()
+    # Kojima's AQuA rendering put spaces around every parenthesis: compare choices without whitespace.
+    return "".join(text.split()).lower().rstrip(".")
 
 
 def _split_log_choices(question: str) -> tuple[str, list[str]]:
@@ -116,6 +117,14 @@ def _split_log_choices(question: str) -> tuple[str, list[str]]:
 def _our_stem(sample: Sample) -> str:
     stem = sample.question.split(" Answer choices: ")[0] if sample.choices else sample.question
     return stem.removesuffix("\nWhich choice is true?")
+
+
+def letter_mapping(log_choices: list[str], our_choices: list[str]) -> dict[str, str]:
+    """Log letter -> our letter, through the choice text; repeated texts pair up in order."""
+    ours: dict[str, list[str]] = defaultdict(list)
+    for i, choice in enumerate(our_choices):
+        ours[_norm_choice(choice)].append(chr(ord("A") + i))
+    return {chr(ord("A") + i): ours[_norm_choice(c)].pop(0) for i, c in enumerate(log_choices)}
 
 
 def remap_letters(text: str, mapping: dict[str, str]) -> str:
@@ -156,10 +165,8 @@ def import_log(task: Task) -> ImportResult:
             continue
         taken[key] += 1
         sample = sorted(candidates, key=lambda s: s.id)[index]
-        mapping = {}
+        mapping = letter_mapping(log_choices, list(sample.choices)) if log_choices else {}
         if log_choices:
-            ours = {_norm_choice(c): chr(ord("A") + i) for i, c in enumerate(sample.choices)}
-            mapping = {chr(ord("A") + i): ours[_norm_choice(c)] for i, c in enumerate(log_choices)}
             if mapping.get(entry.gold, entry.gold) != sample.answer:
                 result.gold_mismatch.append((entry, sample))
         elif not check(entry.gold, sample.answer, task.answer_format).correct:

