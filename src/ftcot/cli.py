@@ -67,17 +67,42 @@ def tasks(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     console.print(table)
 
 
+# Options that describe a user task (a .jsonl/.csv file or hf:<dataset>); paper tasks ignore them.
+AnswerTypeOpt = Annotated[str | None, typer.Option(help="User tasks: number, number:float, choice, yesno, letters, text.")]
+QuestionFieldOpt = Annotated[str | None, typer.Option(help="User tasks: the question column.")]
+AnswerFieldOpt = Annotated[str | None, typer.Option(help="User tasks: the answer column.")]
+ChoicesFieldOpt = Annotated[str | None, typer.Option(help="User tasks: the choices column (JSON list or a|b|c).")]
+SplitFieldOpt = Annotated[str | None, typer.Option(help="User tasks: a column with train/test.")]
+HfConfigOpt = Annotated[str | None, typer.Option(help="User tasks: the Hugging Face dataset config.")]
+
+
+def load_task(name: str, answer_type=None, question_field=None, answer_field=None, choices_field=None,
+              split_field=None, hf_config=None):  # fmt: skip
+    """A paper task by name, or a user task with the column options given on the command line."""
+    from ftcot.tasks import get_task
+
+    return get_task(
+        name, answer_type=answer_type, question_field=question_field, answer_field=answer_field,
+        choices_field=choices_field, split_field=split_field, hf_config=hf_config,
+    )  # fmt: skip
+
+
 @app.command()
 def show(
-    task: Annotated[str, typer.Argument(help="Task name, or a user data file.")],
+    task: Annotated[str, typer.Argument(help="Task name, or a user data file / hf:<dataset>.")],
     split: Annotated[str, typer.Option(help="train, test, all, template_train, template_test")] = "train",
     n: Annotated[int, typer.Option("-n", help="How many samples.")] = 3,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    answer_type: AnswerTypeOpt = None,
+    question_field: QuestionFieldOpt = None,
+    answer_field: AnswerFieldOpt = None,
+    choices_field: ChoicesFieldOpt = None,
+    split_field: SplitFieldOpt = None,
+    hf_config: HfConfigOpt = None,
 ) -> None:
     """Print samples of a task as the paper renders them."""
-    from ftcot.tasks import get_task
-
-    samples = get_task(task).samples(split, limit=n)
+    loaded = load_task(task, answer_type, question_field, answer_field, choices_field, split_field, hf_config)
+    samples = loaded.samples(split, limit=n)
     if as_json:
         _emit_json([s.to_dict() for s in samples])
         return
@@ -85,6 +110,27 @@ def show(
         console.rule(f"{s.task} #{s.id}", style="dim")
         console.print(s.question, highlight=False, markup=False)
         console.print(f"[bold]answer:[/] {s.answer}   [dim]({s.answer_type})[/]", highlight=False)
+
+
+@app.command()
+def generate(
+    kind: Annotated[str, typer.Argument(help="coin_flip or last_letter_concatenation")],
+    out: Annotated[Path, typer.Option(help="The JSONL file to write.")],
+    n: Annotated[int, typer.Option("-n", "--n", help="How many questions.")] = 500,
+    people: Annotated[int, typer.Option("--people", "--words", help="People (coin flip) or words (last letter).")] = 4,
+    seed: Annotated[int, typer.Option()] = 0,
+    names: Annotated[Path | None, typer.Option(help="A file of names, one a line (default: ftcot's own list).")] = None,
+) -> None:
+    """Generate a seeded synthetic Coin Flip or Last Letter Concatenation dataset (a user task file)."""
+    from ftcot.errors import ConfigError
+    from ftcot.tasks.generators import GENERATORS, write_jsonl
+
+    if kind not in GENERATORS:
+        raise ConfigError(f"unknown generator {kind!r}: use {' or '.join(GENERATORS)}")
+    make, answer_type = GENERATORS[kind]
+    name_list = [x.strip() for x in names.read_text().splitlines() if x.strip()] if names else None
+    write_jsonl(make(n, people, seed, name_list), out)
+    console.print(f"wrote {n} questions to {out}; use it as a task with --answer-type {answer_type}")
 
 
 @app.command()
