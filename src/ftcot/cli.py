@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -154,6 +155,221 @@ def score(
         table.add_row(k, f"{metrics[k]:.2f}%")
     table.add_row("questions with a correct answer", f"{metrics['questions_with_correct']}/{metrics['questions']}")
     console.print(table)
+
+
+# --- evaluate and report ------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[str, typer.Argument(help="smollm2, a student's output folder, a .gguf file or an HF id.")],
+    task: Annotated[str, typer.Option(help="Task name or user data file.")],
+    out: Annotated[Path, typer.Option(help="Run folder (an existing one is resumed).")],
+    split: Annotated[str, typer.Option()] = "test",
+    method: Annotated[str, typer.Option(help="zero_shot, zs_cot, fs_cot, ft_cot or vanilla.")] = "zero_shot",
+    max_new_tokens: Annotated[int | None, typer.Option(help="Default depends on the method.")] = None,
+    answer_max_new_tokens: Annotated[int, typer.Option(help="zs_cot step 2.")] = 32,
+    batch_size: Annotated[int, typer.Option()] = 8,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable); default per method.")] = None,
+    self_consistency: Annotated[int, typer.Option(help="k samples per question; reports maj@k.")] = 1,
+    temperature: Annotated[float, typer.Option()] = 0.0,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    style: Annotated[str, typer.Option(help="Student prompt format: default or gpt3.")] = "default",
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: cpu).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+) -> None:
+    """Evaluate a model on a task split with a prompting method; writes records, manifest and metrics.json."""
+    from pydantic import ValidationError
+
+    from ftcot.errors import ConfigError
+    from ftcot.evaluate import METRICS_FILE, EvalConfig, evaluate
+
+    try:
+        config = EvalConfig(
+            model=model, task=task, out=out, split=split, method=method, max_new_tokens=max_new_tokens,
+            answer_max_new_tokens=answer_max_new_tokens, batch_size=batch_size, limit=limit, stop=stop,
+            self_consistency=self_consistency, temperature=temperature, top_p=top_p, seed=seed, style=style,
+            device=device,
+        )  # fmt: skip
+    except ValidationError as e:
+        raise ConfigError("; ".join(f"--{'-'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())) from e
+    run_dir = evaluate(config)
+    metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    if as_json:
+        _emit_json(metrics)
+        return
+    from ftcot.report.markdown import metrics_lines
+
+    console.print("\n".join(metrics_lines(metrics)), highlight=False, markup=False)
+    console.print(f"records, manifest and metrics.json in {run_dir}", style="dim")
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (eval, teach, train) or folders of runs.")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+    markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
+) -> None:
+    """One self-contained HTML report (table, plots, sample browser) of runs; optionally a Markdown summary."""
+    from ftcot.report import report as make_report
+
+    html_path = make_report(run_dirs, out, markdown)
+    console.print(f"wrote {html_path}" + (f" and {markdown}" if markdown else ""))
+
+
+# --- teach -------------------------------------------------------------------------------------
+
+
+@app.command()
+def teach(
+    teacher: Annotated[str, typer.Option(help="openai:MODEL, hf:MODEL_OR_DIR, llamacpp:FILE.gguf, vllm:MODEL, recorded")],
+    task: Annotated[str, typer.Option(help="Task name (see `ftcot tasks`) or a user data file.")],
+    out: Annotated[Path, typer.Option(help="Run folder for completions.jsonl and manifest.json.")],
+    split: Annotated[str, typer.Option()] = "train",
+    diverse: Annotated[int, typer.Option(help="D: rationales per question (diverse reasoning).")] = 1,
+    temperature: Annotated[float | None, typer.Option(help="Default: 0 when D=1, else 0.7.")] = None,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    max_tokens: Annotated[int, typer.Option(help="Rationale length limit (step 1).")] = 128,
+    answer_max_tokens: Annotated[int, typer.Option(help="Answer length limit (step 2).")] = 32,
+    generic_trigger: Annotated[bool, typer.Option(help="'Therefore, the answer is' for every task.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")] = None,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
+    chat: Annotated[bool, typer.Option("--chat/--completions", help="Chat or legacy completions endpoint.")] = True,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 32,
+    rpm: Annotated[float | None, typer.Option(help="Requests per minute, client side.")] = None,
+    tpm: Annotated[float | None, typer.Option(help="Tokens per minute, client side.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
+    max_attempts: Annotated[int, typer.Option(help="Tries per request.")] = 8,
+    max_cost: Annotated[float | None, typer.Option(help="Stop before spending more (US$).")] = None,
+    prices: Annotated[Path | None, typer.Option(help="Price table override, JSON or TOML ($ per 1M tokens).")] = None,
+    cache: Annotated[Path | None, typer.Option(help="SQLite cache; default $FTCOT_CACHE/teacher-cache.sqlite.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Prompts per call for local backends.")] = 8,
+    tensor_parallel_size: Annotated[int, typer.Option(help="vLLM tensor parallel degree.")] = 1,
+    batch_api: Annotated[bool, typer.Option(help="Use the OpenAI Batch API (half price, hours).")] = False,
+    batch_poll_s: Annotated[float, typer.Option(help="Seconds between Batch API status checks.")] = 30.0,
+    dry_run: Annotated[bool, typer.Option(help="Estimate tokens and cost, send nothing.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Generate Zero-shot-CoT rationales (optionally diverse) with a teacher; resumable and cached."""
+    import logging
+
+    from ftcot.records import read_manifest
+    from ftcot.teach.driver import TeachConfig, estimate
+    from ftcot.teach.driver import teach as run_teacher
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[logging.StreamHandler(sys.stderr)])
+    for noisy in ("httpx", "httpx2", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    options = {k: v for k, v in locals().items() if k in TeachConfig.model_fields}
+    config = TeachConfig(**options)
+    if dry_run:
+        _emit_json(estimate(config)) if as_json else console.print(estimate(config))
+        return
+    try:
+        run_teacher(config)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: finished work is kept; rerun the same command to resume")
+        raise typer.Exit(130) from None
+    manifest = read_manifest(out)
+    summary = {k: manifest.get(k) for k in ("status", "samples", "questions", "last_run", "yield", "import")}
+    if as_json:
+        _emit_json(summary)
+    else:
+        console.print(summary)
+    exit_codes = {"complete": 0, "incomplete": 1, "budget": 3, "interrupted": 130}
+    raise typer.Exit(exit_codes.get(manifest.get("status"), 0))
+
+
+# --- curate and train (students) ---------------------------------------------------------------
+
+
+@app.command()
+def curate(
+    run_dir: Annotated[Path, typer.Argument(help="Teacher run folder (completion records).")],
+    out: Annotated[Path, typer.Option("--out", help="Data folder to write.")],
+    keep_all: Annotated[bool, typer.Option("--keep-all", help="Keep incorrect rationales (no-filter ablation).")] = False,
+    max_per_question: Annotated[int | None, typer.Option(help="At most K rationales per question.")] = None,
+    train_questions: Annotated[int | None, typer.Option(help="Subsample N training questions.")] = None,
+    val_fraction: Annotated[float, typer.Option(help="Fraction of train questions held out for validation.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the val split and the subsample.")] = 0,
+) -> None:
+    """Filter teacher rationales into Fine-tune-CoT / vanilla training data (train, val, OpenAI export)."""
+    from ftcot.curate import CurateConfig
+    from ftcot.curate import curate as run_curate
+    from ftcot.records import read_manifest
+
+    config = CurateConfig(run_dir=run_dir, out=out, keep_all=keep_all, max_per_question=max_per_question,
+                          train_questions=train_questions, val_fraction=val_fraction, seed=seed)
+    folder = run_curate(config)
+    stats = read_manifest(folder)["yield"]
+    table = Table("yield", "value")
+    for key in ("records", "train_questions", "train_questions_covered", "train_rows_with_rationale", "val_questions"):
+        table.add_row(key, str(stats[key]))
+    table.add_row("samples per question", f"mean {stats['samples_per_question']['mean']}, max {stats['samples_per_question']['max']}")
+    table.add_row("dropped", ", ".join(f"{k}={v}" for k, v in stats["dropped"].items() if v) or "none")
+    console.print(table)
+    console.print(f"wrote {folder}")
+
+
+@app.command()
+def train(
+    data_dir: Annotated[Path, typer.Argument(help="Data folder from `ftcot curate`.")],
+    student: Annotated[str, typer.Option("--student", help="smollm2, a .gguf file, a folder or a HF id.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    method: Annotated[str, typer.Option(help="ft_cot or vanilla.")] = "ft_cot",
+    preset: Annotated[str | None, typer.Option(help="paper: AdamW 3e-4, batch 8, 20 epochs, constant lr, 512 tokens.")] = None,
+    lora: Annotated[bool, typer.Option("--lora", help="Train a LoRA adapter.")] = False,
+    lora_r: Annotated[int | None, typer.Option()] = None,
+    epochs: Annotated[float | None, typer.Option()] = None,
+    max_steps: Annotated[int | None, typer.Option()] = None,
+    lr: Annotated[float | None, typer.Option()] = None,
+    batch_size: Annotated[int | None, typer.Option()] = None,
+    grad_accum: Annotated[int | None, typer.Option()] = None,
+    max_length: Annotated[int | None, typer.Option()] = None,
+    lr_scheduler: Annotated[str | None, typer.Option()] = None,
+    warmup_ratio: Annotated[float | None, typer.Option()] = None,
+    bf16: Annotated[bool | None, typer.Option("--bf16/--fp32", help="Mixed precision (default: bf16 on a GPU).")] = None,
+    gradient_checkpointing: Annotated[bool | None, typer.Option("--gradient-checkpointing")] = None,
+    group_by_length: Annotated[bool | None, typer.Option("--group-by-length/--shuffle")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")] = False,
+    eval_every_epoch: Annotated[bool | None, typer.Option("--eval-every-epoch/--no-eval")] = None,
+    val_max_new_tokens: Annotated[int | None, typer.Option()] = None,
+    val_limit: Annotated[int | None, typer.Option()] = None,
+    step_by_step: Annotated[bool, typer.Option("--step-by-step", help="Distilling step-by-step loss.")] = False,
+    sbs_alpha: Annotated[float | None, typer.Option(help="Weight of the rationale loss.")] = None,
+    report_to: Annotated[str | None, typer.Option(help="none, wandb, tensorboard.")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
+    check_format_only: Annotated[bool, typer.Option("--check-format-only", help="Check the loss mask and stop.")] = False,
+) -> None:
+    """Fine-tune a student on curated data (Fine-tune-CoT, or the vanilla baseline with --method vanilla)."""
+    given = {k: v for k, v in locals().items() if v is not None and k != "check_format_only"}
+    from ftcot.train import TrainConfig
+
+    config = TrainConfig(**given)
+    if check_format_only:
+        from ftcot.train.trainer import check_format_only as run_check
+
+        run_check(config)
+        console.print("format check passed")
+        return
+    from ftcot.train import train as run_train
+
+    folder = run_train(config)
+    if int(os.environ.get("RANK", "0")) != 0:  # under accelerate/torchrun only the main process reports
+        return
+    metrics = json.loads((folder / "manifest.json").read_text())["metrics"]
+    table = Table("epoch", "train loss", "val accuracy")
+    for e in metrics["epochs"]:
+        loss = f"{e['train_loss']:.4f}" if e.get("train_loss") is not None else "-"
+        acc = f"{e['val_accuracy']:.2f}%" if "val_accuracy" in e else "-"
+        table.add_row(str(e["epoch"]), loss, acc)
+    console.print(table)
+    console.print(f"wrote {folder} (best checkpoint: {metrics['best_checkpoint'] or 'last epoch'})")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ Rows hold the plain fields (task, sample_id, sample_index, question, answer, ans
 rationale); the trainer renders them with `ftcot.prompts` for the method (Fine-tune-CoT or
 vanilla) and the architecture (decoder or encoder-decoder), so one folder serves all four.
 
-Each record is dropped for the first reason that applies, in this order: test_split,
-not_sampled (outside the N-question subsample), empty, truncated, incorrect (unless
-keep_all), duplicate (same rationale as a kept one for this question), over_cap.
+Every record is accounted for once in the manifest: in the test split (dropped), of a
+validation question, of a training question outside the N-question subsample
+(not_sampled), dropped by the first filter that applies (empty, truncated, incorrect
+unless keep_all, duplicate of a kept rationale of the same question, over_cap), or kept.
 The training label is the teacher's rationale with the *gold* answer (the paper's rule).
 """
 
@@ -68,40 +69,38 @@ def curate(config: CurateConfig) -> Path:
         record.rescore()  # filter with the one shared checker, whatever the teacher stored
 
     dropped: Counter[str] = Counter({reason: 0 for reason in DROP_REASONS})
-    train_records = []
-    for record in records:
-        if record.split == "test":
-            dropped["test_split"] += 1
-        else:
-            train_records.append(record)
-    if not train_records:
+    pool = [r for r in records if r.split != "test"]
+    dropped["test_split"] = len(records) - len(pool)
+    if not pool:
         raise DataError("every record is from the test split; curate a teacher run on train", path=config.run_dir)
 
-    val_keys, train_keys = split_questions(train_records, config.val_fraction, config.seed)
+    val_keys, train_keys = split_questions(pool, config.val_fraction, config.seed)
     train_keys = subsample(train_keys, config.train_questions, config.seed)
-    kept_by_question = select_rationales(train_records, config, dropped)
+    val_records = [r for r in pool if _question_key(r) in val_keys]
+    train_records = [r for r in pool if _question_key(r) in train_keys]
+    dropped["not_sampled"] = len(pool) - len(val_records) - len(train_records)
 
-    train_rows, val_rows = [], []
-    for record in _first_per_question(train_records):
-        key = _question_key(record)
-        kept = kept_by_question.get(key, [])
-        if key in val_keys:
-            val_rows.append(_row(record, kept[0].rationale if kept else None))
-        elif key in train_keys:
-            train_rows.extend(_row(r, r.rationale) for r in kept)
-            if not kept:
-                train_rows.append(_row(record, None))
-        else:
-            dropped["not_sampled"] += len(kept)
+    kept = select_rationales(train_records, config, dropped)
+    val_kept = select_rationales(val_records, config, Counter())  # val drops are not training drops
+    train_rows = []
+    for first in _first_per_question(train_records):
+        rationales = kept.get(_question_key(first), [])
+        train_rows.extend(_row(r, r.rationale) for r in rationales)
+        if not rationales:
+            train_rows.append(_row(first, None))
+    val_rows = []
+    for first in _first_per_question(val_records):
+        rationales = val_kept.get(_question_key(first), [])
+        val_rows.append(_row(first, rationales[0].rationale if rationales else None))
     if not any(row["rationale"] is not None for row in train_rows):
-        raise DataError("no rationale survived curation (see the drop counts with --keep-all?)", path=config.run_dir)
+        raise DataError("no rationale survived curation (see the drop counts; try --keep-all)", path=config.run_dir)
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     _write_jsonl(out / TRAIN_FILE, train_rows)
     _write_jsonl(out / VAL_FILE, val_rows)
     exports = write_openai_exports(out, train_rows, val_rows)
-    write_manifest(out, _manifest(config, records, train_rows, val_rows, dropped, exports))
+    write_manifest(out, _manifest(config, records, train_rows, val_rows, dropped, exports, len(val_records)))
     return out
 
 
@@ -229,7 +228,7 @@ def _pair(example) -> tuple[str, str]:
     return example.prompt, example.completion
 
 
-def _manifest(config, records, train_rows, val_rows, dropped, exports) -> dict:
+def _manifest(config, records, train_rows, val_rows, dropped, exports, n_val_records) -> dict:
     with_rationale = [r for r in train_rows if r["rationale"] is not None]
     per_question = Counter((r["task"], r["sample_id"]) for r in with_rationale)
     train_questions = {(r["task"], r["sample_id"]) for r in train_rows}
@@ -250,6 +249,7 @@ def _manifest(config, records, train_rows, val_rows, dropped, exports) -> dict:
             "train_questions": len(train_questions),
             "train_questions_covered": len(per_question),
             "val_questions": len(val_rows),
+            "val_records": n_val_records,
             "train_rows_with_rationale": len(with_rationale),
             "samples_per_question": _distribution(list(per_question.values())),
             "dropped": dict(dropped),

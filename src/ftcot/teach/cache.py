@@ -38,7 +38,13 @@ def default_cache_path() -> Path:
 
 
 def cache_key(backend: str, model: str, prompt: str, params: SamplingParams, index: int) -> str:
-    payload = {"backend": backend, "model": model, "prompt": prompt, "params": params.key_fields(), "index": index}
+    payload = {
+        "backend": backend,
+        "model": model,
+        "prompt": prompt,
+        "params": params.key_fields(),
+        "index": index,
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -64,7 +70,8 @@ class GenerationCache:
 
     def get(self, key: str) -> Generation | None:
         row = self.db.execute(
-            "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM generations WHERE key = ?", (key,)
+            "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM generations WHERE key = ?",
+            (key,),
         ).fetchone()
         if row is None:
             self.stats.misses += 1

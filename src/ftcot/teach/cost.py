@@ -68,7 +68,9 @@ def load_prices(path: str | Path | None) -> dict[str, tuple[float, float]]:
     return prices
 
 
-def price_for(backend: str, model: str, prices: dict[str, tuple[float, float]], batch: bool = False) -> Price | None:
+def price_for(
+    backend: str, model: str, prices: dict[str, tuple[float, float]], batch: bool = False
+) -> Price | None:
     """The price of a model, or None when unknown."""
     if backend in LOCAL_BACKENDS:
         return Price(0.0, 0.0)

@@ -13,14 +13,33 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ftcot.errors import FtcotError
-from ftcot.teach.backends.base import Backend, Generation, SamplingParams
+from ftcot.teach.backends.base import Backend, Generation, RequestRefused, SamplingParams
 from ftcot.teach.cache import GenerationCache, cache_key
 from ftcot.teach.cost import CostTracker, estimate_tokens
-from ftcot.teach.throttle import Throttle
+from ftcot.teach.throttle import RetriesExhausted, Throttle
 
 
 class StopRequested(FtcotError):
     """The run is stopping (budget reached); samples not yet finished stay unwritten."""
+
+
+def most_severe(group: BaseExceptionGroup) -> BaseException:
+    """The one error of a task group that decides what happens next: a refusal stops the run,
+    a stop request stops it quietly, exhausted retries lose the sample only."""
+    leaves = list(_leaves(group))
+    for kind in (RequestRefused, StopRequested, RetriesExhausted):
+        for leaf in leaves:
+            if isinstance(leaf, kind):
+                return leaf
+    return leaves[0]
+
+
+def _leaves(error: BaseException):
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield error
 
 
 @dataclass
@@ -93,21 +112,55 @@ class Engine:
         self.batcher = None if backend.remote else MicroBatcher(backend)
         self.costs = costs or CostTracker(backend.model, prices=None)
         self.usage = Usage()  # fresh generations of this run (what was paid now)
+        self.requests = 0  # requests handed to the backend (retries not counted; see throttle.stats)
+        self._in_flight: dict[str, asyncio.Future] = {}  # cache key -> the reply being fetched
 
     async def sample(self, prompt: str, params: SamplingParams, indices: list[int]) -> list[Generation]:
         keys = {i: cache_key(self.backend.name, self.backend.cache_model, prompt, params, i) for i in indices}
         found = {i: self.cache.get(keys[i]) for i in indices}
         missing = [i for i in indices if found[i] is None]
+        # A question asked twice (MultiArith repeats some) may be in flight already: wait for that reply.
+        elsewhere = {i: self._in_flight[keys[i]] for i in missing if keys[i] in self._in_flight}
+        mine = [i for i in missing if i not in elsewhere]
+        if mine:
+            found.update(await self._fetch_once(prompt, params, {i: keys[i] for i in mine}))
+        for i, future in elsewhere.items():
+            found[i] = await asyncio.shield(future)
+        return [found[i] for i in indices]  # type: ignore[misc]
+
+    async def _fetch_once(self, prompt: str, params: SamplingParams, keys: dict[int, str]) -> dict[int, Generation]:
+        """Fetch `keys`, letting concurrent callers of the same keys share the replies."""
+        loop = asyncio.get_running_loop()
+        for key in keys.values():
+            self._in_flight[key] = loop.create_future()
+        try:
+            fetched = await self._fetch(prompt, params, keys)
+        except BaseException as e:
+            for key in keys.values():
+                future = self._in_flight.pop(key)
+                future.set_exception(e if isinstance(e, Exception) else asyncio.CancelledError())
+                future.exception()  # the waiters, if any, see it; nobody needs a "never retrieved" warning
+            raise
+        for i, key in keys.items():
+            self._in_flight.pop(key).set_result(fetched[i])
+        return fetched
+
+    async def _fetch(self, prompt: str, params: SamplingParams, keys: dict[int, str]) -> dict[int, Generation]:
+        found: dict[int, Generation] = {}
+        missing = list(keys)
         while missing:
             groups = self._request_groups(missing)
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._request(prompt, params, len(group))) for group in groups]
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tasks = [tg.create_task(self._request(prompt, params, len(group))) for group in groups]
+            except BaseExceptionGroup as group:
+                raise most_severe(group) from None
             for group, task in zip(groups, tasks, strict=True):
                 for i, generation in zip(group, task.result(), strict=False):
                     self.cache.put(keys[i], self.backend.name, self.backend.cache_model, generation)
                     found[i] = generation
-            missing = [i for i in missing if found[i] is None]  # a server that ignored n: ask again
-        return [found[i] for i in indices]  # type: ignore[misc]
+            missing = [i for i in missing if i not in found]  # a server that ignored n: ask again
+        return found
 
     def _request_groups(self, missing: list[int]) -> list[list[int]]:
         if not self.backend.supports_n:
@@ -121,6 +174,7 @@ class Engine:
         reservation = self.costs.reserve(estimate_tokens(prompt), n * params.max_tokens)
         if reservation is None:
             raise StopRequested(f"--max-cost {self.costs.max_cost:g} reached")
+        self.requests += 1
         try:
             if self.batcher is not None:
                 results = await self.batcher.submit(prompt, request_params)

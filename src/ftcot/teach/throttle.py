@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ftcot.errors import FtcotError
-from ftcot.teach.backends.base import RetryableError
+from ftcot.teach.backends.base import RequestRefused, RetryableError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,12 +104,16 @@ class Throttle:
         self.policy = policy or RetryPolicy()
         self.stats = ThrottleStats()
         self._paused_until = 0.0
+        self.refused: RequestRefused | None = None  # set by the first refusal: the run is over
 
     async def call(self, send: Callable[[], Awaitable[T]], estimated_tokens: int = 0, used_tokens=None) -> T:
         """Run `send()` with limits and retries. `used_tokens(result)` gives the true token count."""
         for attempt in range(self.policy.max_attempts):
             try:
                 result = await self._attempt(send, estimated_tokens)
+            except RequestRefused as e:
+                self.refused = e  # every request still waiting for a slot stops here too
+                raise
             except RetryableError as e:
                 self._note_failure(e)
                 if attempt + 1 == self.policy.max_attempts:
@@ -128,6 +132,8 @@ class Throttle:
 
     async def _attempt(self, send: Callable[[], Awaitable[T]], estimated_tokens: int) -> T:
         async with self.slots:
+            if self.refused is not None:
+                raise self.refused
             await self._wait_for_pause()
             if self.rpm:
                 await self.rpm.take(1)

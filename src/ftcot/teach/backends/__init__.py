@@ -1,10 +1,10 @@
 """Teacher backends and the teacher specs a user types.
 
-  openai:MODEL        any OpenAI-compatible server (--base-url, key from --api-key-env)
-  hf:MODEL_OR_DIR     a local transformers model (HF id, folder, .gguf, or a bundled name like smollm2)
-  llamacpp:FILE.gguf  llama-cpp-python in process (a .gguf path or a bundled name)
-  vllm:MODEL          vLLM in process, for GPUs (--tensor-parallel-size)
-  recorded            text-davinci-002's Zero-shot-CoT logs (no generation)
+openai:MODEL        any OpenAI-compatible server (--base-url, key from --api-key-env)
+hf:MODEL_OR_DIR     a local transformers model (HF id, folder, .gguf, or a bundled name like smollm2)
+llamacpp:FILE.gguf  llama-cpp-python in process (a .gguf path or a bundled name)
+vllm:MODEL          vLLM in process, for GPUs (--tensor-parallel-size)
+recorded            text-davinci-002's Zero-shot-CoT logs (no generation)
 """
 
 from __future__ import annotations

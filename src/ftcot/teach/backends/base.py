@@ -47,7 +47,12 @@ class RetryableError(FtcotError):
     """A fault that another try may fix. `retry_after` is the server's hint in seconds, if any."""
 
     def __init__(
-        self, message: str, *, kind: str = "error", retry_after: float | None = None, rate_limited: bool = False
+        self,
+        message: str,
+        *,
+        kind: str = "error",
+        retry_after: float | None = None,
+        rate_limited: bool = False,
     ):
         super().__init__(message)
         self.kind = kind  # a short label for counts: '429', '503', 'timeout', 'connection', 'malformed'
@@ -74,8 +79,7 @@ class Backend(ABC):
 
     @property
     def cache_model(self) -> str:
-        """The model as the cache knows it: the chat template changes every output, so it is part of it."""
-        return f"{self.model}#chat" if self.chat else self.model
+        return cache_model_name(self.model, self.chat)
 
     @abstractmethod
     async def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
@@ -87,6 +91,11 @@ class Backend(ABC):
     def describe(self) -> dict:
         """What the manifest records about this backend: never secrets."""
         return {"backend": self.name, "model": self.model, "chat": self.chat}
+
+
+def cache_model_name(model: str, chat: bool) -> str:
+    """The model as the cache knows it: the chat template changes every output, so it is part of it."""
+    return f"{model}#chat" if chat else model
 
 
 _SECRET_PATTERNS = [re.compile(r"sk-[A-Za-z0-9_\-*]{6,}"), re.compile(r"(?i)bearer\s+[A-Za-z0-9_\-.]+")]

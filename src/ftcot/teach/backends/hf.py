@@ -33,18 +33,18 @@ class HFBackend(Backend):
                 from ftcot.models import load_model
 
                 model, tokenizer = load_model(self.model, device=self.device)
-                tokenizer.padding_side = "left"  # decoder-only: pad on the left so generation continues the prompt
+                tokenizer.padding_side = (
+                    "left"  # decoder-only: pad on the left so generation continues the prompt
+                )
                 self._loaded = (model, tokenizer)
-                if self.chat and not getattr(tokenizer, "chat_template", None):
-                    self.chat = False  # a base model: raw prompts
         return self._loaded
 
     async def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
         return await asyncio.to_thread(self._generate, prompts, params)
 
     def _render(self, tokenizer, prompt: str) -> str:
-        if not self.chat:
-            return prompt
+        if not self.chat or not getattr(tokenizer, "chat_template", None):
+            return prompt  # raw text, or a base model without a chat template
         messages = [{"role": "user", "content": prompt}]
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 

@@ -22,7 +22,9 @@ class LlamaCppBackend(Backend):
         try:
             import llama_cpp  # noqa: F401
         except ImportError as e:
-            raise ConfigError("the llamacpp teacher needs llama-cpp-python: pip install 'ftcot[llamacpp]'") from e
+            raise ConfigError(
+                "the llamacpp teacher needs llama-cpp-python: pip install 'ftcot[llamacpp]'"
+            ) from e
         self.chat = chat
         self.n_ctx = n_ctx
         self.seed = seed
@@ -36,7 +38,13 @@ class LlamaCppBackend(Backend):
             from ftcot.models import gguf_file
 
             path = gguf_file(self.model)
-            self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, seed=self.seed, verbose=False, n_threads=os.cpu_count())
+            self._llm = Llama(
+                model_path=str(path),
+                n_ctx=self.n_ctx,
+                seed=self.seed,
+                verbose=False,
+                n_threads=os.cpu_count(),
+            )
         return self._llm
 
     async def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:

@@ -100,8 +100,16 @@ class OpenAIBackend(Backend):
         except (openai.APITimeoutError, openai.APIConnectionError) as e:
             kind = "timeout" if isinstance(e, openai.APITimeoutError) else "connection"
             raise RetryableError(f"{type(e).__name__}: {redact(str(e), (self._key,))}", kind=kind) from None
-        except (openai.APIResponseValidationError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise RetryableError(f"unreadable reply from the server ({type(e).__name__})", kind="malformed") from None
+        except (
+            openai.APIResponseValidationError,
+            json.JSONDecodeError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as e:
+            raise RetryableError(
+                f"unreadable reply from the server ({type(e).__name__})", kind="malformed"
+            ) from None
         if not generations:
             raise RetryableError("the server returned no choices", kind="malformed")
         if len(generations) < n:
@@ -116,7 +124,7 @@ class OpenAIBackend(Backend):
         usage = response.usage
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_total = int(getattr(usage, "completion_tokens", 0) or 0)
-        shares = _split_tokens(completion_total, [len(t) for t in texts])
+        shares = split_tokens(completion_total, [len(t) for t in texts])
         return [
             # The prompt is paid once per request: it is charged to the first sample.
             Generation(text, c.finish_reason, prompt_tokens if i == 0 else 0, share)
@@ -133,7 +141,9 @@ class OpenAIBackend(Backend):
                 f"429 rate limited: {detail}", kind="429", retry_after=_retry_after(e), rate_limited=True
             )
         if status in (408, 409) or status >= 500:
-            return RetryableError(f"{status} from {where}: {detail}", kind=str(status), retry_after=_retry_after(e))
+            return RetryableError(
+                f"{status} from {where}: {detail}", kind=str(status), retry_after=_retry_after(e)
+            )
         hint = {
             401: f"the key in ${self.api_key_env} was refused; set a valid key or name another variable with --api-key-env",
             403: "this key may not use this model or endpoint",
@@ -144,7 +154,7 @@ class OpenAIBackend(Backend):
         return RequestRefused(f"{status} from {where}: {detail}. {hint}")
 
 
-def _split_tokens(total: int, weights: list[int]) -> list[int]:
+def split_tokens(total: int, weights: list[int]) -> list[int]:
     """Split a request's completion tokens over its samples in proportion to their text length."""
     if not weights:
         return []

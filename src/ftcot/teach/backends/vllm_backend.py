@@ -36,7 +36,9 @@ class VLLMBackend(Backend):
         if self._llm is None:
             from vllm import LLM
 
-            self._llm = LLM(model=self.model, tensor_parallel_size=self.tensor_parallel_size, **self.engine_options)
+            self._llm = LLM(
+                model=self.model, tensor_parallel_size=self.tensor_parallel_size, **self.engine_options
+            )
         return self._llm
 
     async def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
@@ -59,7 +61,9 @@ class VLLMBackend(Backend):
             outputs = llm.generate(prompts, sampling, use_tqdm=False)
         return [
             [
-                Generation(o.text, o.finish_reason, len(out.prompt_token_ids) if j == 0 else 0, len(o.token_ids))
+                Generation(
+                    o.text, o.finish_reason, len(out.prompt_token_ids) if j == 0 else 0, len(o.token_ids)
+                )
                 for j, o in enumerate(out.outputs)
             ]
             for out in outputs

@@ -1,0 +1,266 @@
+"""Recipes: the whole method (teach -> curate -> train -> evaluate -> report) from one TOML file.
+
+A recipe names the tasks and one section per stage; the keys of each section are the
+fields of that stage's config (the same names as its CLI flags), so nothing is defined
+twice. A few keys take lists and expand into a sweep grid (the paper's scaling figures):
+`teacher.diverse`, `curate.train_questions`, and `[[students]]` with `methods`.
+
+Every stage run lives in `RUN/<stage>/<label>-<hash>`, where the hash covers the stage's
+settings and the hashes of its inputs: a rerun skips stages whose folder is marked done,
+redoes only what changed, and a crashed stage resumes (each stage resumes by itself:
+records are keyed, training resumes from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ftcot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DONE_FILE = "DONE"
+STAGES = ("teach", "curate", "train", "eval", "report")
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "run"
+    description: str = ""
+    tasks: list[str]
+    teacher: dict[str, Any] = {}
+    curate: dict[str, Any] = {}
+    students: list[dict[str, Any]] = []
+    eval: dict[str, Any] = {}
+    baselines: list[dict[str, Any]] = []  # prompt baselines: {model=..., method=zero_shot|zs_cot|fs_cot}
+    report: dict[str, Any] = {}
+
+
+@dataclass
+class Stage:
+    kind: str  # teach | curate | train | eval | report
+    label: str
+    settings: dict[str, Any]
+    inputs: list[Stage] = field(default_factory=list)
+    dir: Path = Path()
+
+    @property
+    def key(self) -> str:
+        payload = json.dumps(
+            {"kind": self.kind, "settings": self.settings, "inputs": [s.key for s in self.inputs]},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:10]
+
+    @property
+    def done(self) -> bool:
+        marker = self.dir / DONE_FILE
+        return marker.is_file() and marker.read_text().strip() == self.key
+
+
+# --- loading and validation ----------------------------------------------------------------------
+
+
+def load_recipe(path: str | Path | None = None, text: str | None = None) -> Recipe:
+    """Read and validate a recipe; errors name the file, the bad key and the allowed values."""
+    source = str(path) if path is not None else "recipe"
+    try:
+        data = tomllib.loads(text if text is not None else Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such recipe file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML ({e})") from None
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {_explain(e, Recipe)}") from None
+    for section, allowed in _section_fields().items():
+        items = recipe.students if section == "students" else recipe.baselines if section == "baselines" else [getattr(recipe, section)]
+        for i, item in enumerate(items):
+            unknown = sorted(set(item) - allowed)
+            if unknown:
+                where = f"[{section}][{i}]" if section in ("students", "baselines") else f"[{section}]"
+                raise ConfigError(f"{source}: {where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    from ftcot.tasks import get_task
+
+    for task in recipe.tasks:
+        get_task(task)  # unknown task names fail now, not after an hour of teaching
+    return recipe
+
+
+def _explain(error: ValidationError, model: type[BaseModel]) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {where!r}; allowed: {', '.join(model.model_fields)}"
+    return f"{where}: {first['msg']}"
+
+
+def _fields(config: type[BaseModel], set_by_pipeline: set[str]) -> set[str]:
+    return set(config.model_fields) - set_by_pipeline
+
+
+def _section_fields() -> dict[str, set[str]]:
+    from ftcot.curate import CurateConfig
+    from ftcot.evaluate import EvalConfig
+    from ftcot.teach import TeachConfig
+    from ftcot.train.config import TrainConfig
+
+    return {
+        "teacher": _fields(TeachConfig, {"task", "out"}),
+        "curate": _fields(CurateConfig, {"run_dir", "out"}),
+        "students": _fields(TrainConfig, {"data_dir", "out", "method"}) | {"methods"},
+        "eval": _fields(EvalConfig, {"model", "task", "method", "out"}),
+        "baselines": _fields(EvalConfig, {"task", "out"}),
+        "report": {"html", "markdown"},
+    }
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def plan(recipe: Recipe, run_dir: Path) -> list[Stage]:
+    """Every stage of the recipe, in an order that runs inputs first; teacher output is shared."""
+    stages: list[Stage] = []
+    curate = dict(recipe.curate)
+    evaluation = dict(recipe.eval)
+    leaves: list[Stage] = []
+    for task in recipe.tasks:
+        for diverse in _as_list(recipe.teacher.get("diverse", 1)):
+            teach_settings = {**recipe.teacher, "task": task, "diverse": diverse}
+            if diverse == 1 and "temperature" not in recipe.teacher:
+                teach_settings["temperature"] = 0.0
+            spec = str(teach_settings.get("teacher", "recorded")).replace(":", "_").replace("/", "_")
+            teach = Stage("teach", f"{task}-{spec}-D{diverse}", teach_settings)
+            stages.append(teach)
+            leaves.append(teach)
+            for n_train in _as_list(curate.get("train_questions")):
+                curate_settings = {**curate, "train_questions": n_train}
+                data = Stage("curate", f"{task}-D{diverse}-N{n_train or 'all'}", curate_settings, [teach])
+                stages.append(data)
+                for student, method in _students(recipe):
+                    settings = {k: v for k, v in student.items() if k != "methods"} | {"method": method}
+                    name = str(student["student"]).rsplit("/", 1)[-1]
+                    train = Stage("train", f"{task}-{name}-{method}-D{diverse}-N{n_train or 'all'}", settings, [data])
+                    ev = Stage("eval", train.label, {**evaluation, "task": task, "method": method}, [train])
+                    stages += [train, ev]
+                    leaves += [train, ev]
+        for baseline in recipe.baselines:
+            settings = {**evaluation, **baseline, "task": task}
+            model = str(settings.get("model", "")).rsplit("/", 1)[-1]
+            ev = Stage("eval", f"{task}-{model}-{settings.get('method', 'zero_shot')}", settings)
+            stages.append(ev)
+            leaves.append(ev)
+    stages.append(Stage("report", recipe.name, {**recipe.report, "name": recipe.name}, leaves))
+    for stage in stages:
+        stage.dir = run_dir / stage.kind / f"{stage.label}-{stage.key}"
+    return stages
+
+
+def _students(recipe: Recipe) -> list[tuple[dict, str]]:
+    out = []
+    for student in recipe.students:
+        if "student" not in student:
+            raise ConfigError("each [[students]] entry needs a `student` (bundled name, folder, .gguf or HF id)")
+        for method in _as_list(student.get("methods", ["ft_cot"])):
+            if method not in ("ft_cot", "vanilla"):
+                raise ConfigError(f"[[students]] methods: {method!r} is not one of ft_cot, vanilla")
+            out.append((student, method))
+    return out
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def run(recipe: Recipe, run_dir: str | Path, *, dry_run: bool = False, on_stage: Callable | None = None) -> list[Stage]:
+    """Run every stage not yet done, in order. Returns the plan."""
+    run_dir = Path(run_dir)
+    stages = plan(recipe, run_dir)
+    if dry_run:
+        return stages
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "recipe.json").write_text(recipe.model_dump_json(indent=2))
+    for stage in stages:
+        if on_stage:
+            on_stage(stage, "skip" if stage.done else "start")
+        if stage.done:
+            continue
+        started = time.time()
+        RUNNERS[stage.kind](stage)
+        (stage.dir / DONE_FILE).write_text(stage.key + "\n")
+        if on_stage:
+            on_stage(stage, f"done in {time.time() - started:.0f}s")
+    return stages
+
+
+def _run_teach(stage: Stage) -> None:
+    from ftcot.teach import TeachConfig, teach
+
+    teach(TeachConfig(**stage.settings, out=stage.dir))
+
+
+def _run_curate(stage: Stage) -> None:
+    from ftcot.curate import CurateConfig, curate
+
+    curate(CurateConfig(**stage.settings, run_dir=stage.inputs[0].dir, out=stage.dir))
+
+
+def _run_train(stage: Stage) -> None:
+    from ftcot.train import train
+    from ftcot.train.config import TrainConfig
+
+    resume = (stage.dir / "checkpoints").is_dir()
+    train(TrainConfig(**stage.settings, data_dir=stage.inputs[0].dir, out=stage.dir, resume=resume))
+
+
+def _run_eval(stage: Stage) -> None:
+    from ftcot.evaluate import EvalConfig, evaluate
+
+    settings = dict(stage.settings)
+    if stage.inputs:  # a trained student: evaluate its output folder
+        settings["model"] = str(stage.inputs[0].dir)
+    evaluate(EvalConfig(**settings, out=stage.dir))
+
+
+def _run_report(stage: Stage) -> None:
+    from ftcot.report import report
+
+    stage.dir.mkdir(parents=True, exist_ok=True)
+    html = stage.dir / stage.settings.get("html", "report.html")
+    markdown = stage.dir / stage.settings.get("markdown", "report.md")
+    report([s.dir for s in stage.inputs], html, markdown)
+
+
+RUNNERS: dict[str, Callable[[Stage], None]] = {
+    "teach": _run_teach,
+    "curate": _run_curate,
+    "train": _run_train,
+    "eval": _run_eval,
+    "report": _run_report,
+}
+
+
+def builtin_recipe(name: str) -> str:
+    """The text of a recipe shipped with ftcot (src/ftcot/recipes/NAME.toml)."""
+    try:
+        return resources.files("ftcot").joinpath(f"recipes/{name}.toml").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no built-in recipe {name!r}") from None

@@ -1,0 +1,143 @@
+"""Tables of runs like the paper's: accuracy by model and method across tasks, teacher beside student,
+and the yield of each teacher stage. Tables are plain data that html.py and markdown.py render."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ftcot.report.runs import Run, find_number
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    note: str = ""
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def size(params: int | None) -> str:
+    if not params:
+        return "–"
+    return f"{params / 1e9:.1f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
+
+
+def teacher_accuracy(runs: list[Run]) -> dict[str, tuple[float, str]]:
+    """Per task: (accuracy, split) of the teacher runs' records, as the shared checker scores them."""
+    by_task: dict[str, list] = defaultdict(list)
+    for run in runs:
+        if run.kind == "teach":
+            for r in run.records:
+                by_task[r.task].append(r)
+    result = {}
+    for task, records in by_task.items():
+        splits = sorted({r.split for r in records if r.split})
+        result[task] = (100.0 * sum(bool(r.correct) for r in records) / len(records), "/".join(splits) or "?")
+    return result
+
+
+def runs_table(runs: list[Run]) -> Table:
+    """One row per evaluation, with the teacher's accuracy on the same task beside it."""
+    teacher = teacher_accuracy(runs)
+    table = Table(
+        "Evaluations",
+        ["run", "model", "size", "method", "task", "split", "n", "accuracy", "95% CI", "maj@k",
+         "contains answer", "format", "complete", "teacher", "D", "train size"],
+        note="Accuracy in %. teacher: the Zero-shot-CoT teacher's accuracy on the same task (its split in brackets).",
+    )  # fmt: skip
+    for run in runs:
+        if run.kind != "eval" or not run.metrics:
+            continue
+        m = run.metrics
+        maj = m.get("maj_at_k")
+        low, high = m.get("ci95", (None, None))
+        t = teacher.get(run.task)
+        table.rows.append([
+            run.name, run.model, size(run.params), run.method, run.task, str(run.get("split", "?")), str(m.get("n", 0)),
+            pct(m.get("accuracy")), f"{pct(low)}–{pct(high)}", f"{pct(maj['accuracy'])} (k={maj['k']})" if maj else "–",
+            pct(m.get("contains_answer")), pct(m.get("correct_format")), pct(m.get("complete")),
+            f"{pct(t[0])} ({t[1]})" if t else "–",
+            _int(run.diverse_degree), _int(run.train_size),
+        ])  # fmt: skip
+    return table
+
+
+def _int(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"
+
+
+def paper_table(runs: list[Run]) -> Table:
+    """Accuracy with models and methods as rows and tasks as columns (the layout of the paper's Table 1)."""
+    cells: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    sizes: dict[tuple[str, str, str], int] = {}
+    tasks: list[str] = []
+    for task, (accuracy, split) in teacher_accuracy(runs).items():
+        teacher_models = {r.model for r in runs if r.kind == "teach" and r.task == task} or {"teacher"}
+        cells[("teacher: " + ", ".join(sorted(teacher_models)), "–", "zs_cot")][task] = f"{pct(accuracy)} ({split})"
+        tasks.append(task)
+    for run in runs:
+        if run.kind == "eval" and run.metrics:
+            row = (run.model, size(run.params), run.method)
+            sizes[row] = run.params or 0
+            cells[row][run.task] = pct(run.metrics.get("accuracy"))
+            tasks.append(run.task)
+    tasks = sorted(set(tasks))
+    # Teacher first, then students from small to large, as the paper orders them.
+    order = sorted(cells, key=lambda row: (not row[0].startswith("teacher"), sizes.get(row, 0), row))
+    table = Table("Accuracy by model, method and task", ["model", "size", "method", *tasks], note="Accuracy in %.")
+    table.rows = [[*row, *(cells[row].get(t, "–") for t in tasks)] for row in order]
+    return table
+
+
+COST_KEYS = ("cost_usd", "total_cost_usd", "cost", "total_cost", "usd")
+
+
+def yield_table(runs: list[Run]) -> Table:
+    """The teacher stage's yield: questions covered, rationales kept (answer correct), cost per kept one."""
+    table = Table(
+        "Teacher yield",
+        ["run", "teacher", "task", "split", "questions", "samples/question", "rationales", "kept",
+         "kept %", "questions with a kept rationale", "completion tokens", "cost", "cost per kept"],
+        note="kept: the step-2 answer is right, the paper's filter. Cost as the teacher run's manifest states it.",
+    )  # fmt: skip
+    for run in runs:
+        if run.kind != "teach" or not run.records:
+            continue
+        records = run.records
+        questions = {(r.task, r.sample_id) for r in records}
+        kept = [r for r in records if r.correct]
+        covered = {(r.task, r.sample_id) for r in kept}
+        splits = "/".join(sorted({r.split for r in records if r.split})) or "?"
+        tokens = sum(int(r.usage.get("completion_tokens", 0) or 0) for r in records)
+        cost = find_number(run.manifest, COST_KEYS)
+        per_kept = f"{cost / len(kept):.4f}" if cost is not None and kept else "–"
+        table.rows.append([
+            run.name, run.model, run.task, splits, str(len(questions)), str(max(r.sample_index for r in records) + 1),
+            str(len(records)), str(len(kept)), pct(100.0 * len(kept) / len(records)),
+            f"{len(covered)}/{len(questions)}", str(tokens), "–" if cost is None else f"{cost:.4f}", per_kept,
+        ])  # fmt: skip
+    return table
+
+
+def errors_table(runs: list[Run]) -> Table:
+    """Why wrong answers are wrong, per evaluation (categories from ftcot.evaluate.error_category)."""
+    from ftcot.evaluate import ERROR_CATEGORIES
+
+    table = Table("Wrong answers by category", ["run", "wrong", *ERROR_CATEGORIES])
+    for run in runs:
+        if run.kind == "eval" and run.metrics:
+            errors = run.metrics.get("errors", {})
+            wrong = run.metrics.get("n", 0) - run.metrics.get("correct", 0)
+            table.rows.append([run.name, str(wrong), *(str(errors.get(c, 0)) for c in ERROR_CATEGORIES)])
+    return table
+
+
+def all_tables(runs: list[Run]) -> list[Table]:
+    """The report's tables, leaving out those with no rows."""
+    tables = [paper_table(runs), runs_table(runs), yield_table(runs), errors_table(runs)]
+    return [t for t in tables if t.rows]

@@ -1,0 +1,167 @@
+"""Find and read run folders: evaluations, teacher runs and training runs, told apart by their manifest.
+
+A run folder is recognised by `manifest.json`'s `stage` ('eval', 'teach', 'curate', 'train'),
+else by what it holds (completion records: an evaluation; per-epoch history: training).
+A folder that is none of these is searched one level down, so `ftcot report runs/` works.
+Manifests are written by different stages and versions: every field is read defensively.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ftcot.errors import DataError
+from ftcot.records import RECORDS_FILE, Completion, read_manifest, read_records
+
+log = logging.getLogger(__name__)
+
+KINDS = ("eval", "teach", "curate", "train")
+HISTORY_KEYS = ("history", "epochs", "log_history", "metrics")
+# Names under which stages record a student's provenance; the first one found is used.
+DEGREE_KEYS = ("diverse_degree", "degree", "samples_per_question", "D", "n_samples", "num_samples")
+TRAIN_SIZE_KEYS = ("train_size", "train_examples", "n_train", "num_train", "training_examples", "examples")
+
+
+@dataclass
+class Run:
+    path: Path
+    kind: str  # eval | teach | curate | train
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name") or self.path.name)
+
+    @cached_property
+    def records(self) -> list[Completion]:
+        if not (self.path / RECORDS_FILE).exists():
+            return []
+        return [r.rescore() for r in read_records(self.path)]
+
+    @cached_property
+    def metrics(self) -> dict:
+        """Metrics of the records, re-checked with today's shared checker; else a saved metrics.json."""
+        from ftcot.evaluate import METRICS_FILE, compute_metrics
+
+        if self.records:
+            return compute_metrics(self.records)
+        saved = self.path / METRICS_FILE
+        try:
+            return json.loads(saved.read_text()) if saved.exists() else {}
+        except json.JSONDecodeError:
+            log.warning("%s: not valid JSON; this run has no metrics in the report", saved)
+            return {}
+
+    def get(self, name: str, default=None):
+        """A manifest field, else the same field of the first record (task, model, method, split)."""
+        value = self.manifest.get(name)
+        if value in (None, "") and self.records:
+            value = getattr(self.records[0], name, None)
+        return default if value in (None, "") else value
+
+    @property
+    def task(self) -> str:
+        return str(self.get("task", "?"))
+
+    @property
+    def model(self) -> str:
+        return str(self.get("model", "?"))
+
+    @property
+    def method(self) -> str:
+        return str(self.get("method", "zs_cot" if self.kind == "teach" else "?"))
+
+    @property
+    def params(self) -> int | None:
+        value = find_number(self.manifest, ("model_params", "num_parameters", "n_params", "parameters"))
+        return int(value) if value else None
+
+    @property
+    def diverse_degree(self) -> float | None:
+        return find_number(self.manifest.get("model_manifest", {}), DEGREE_KEYS) if self.kind == "eval" else None
+
+    @property
+    def train_size(self) -> float | None:
+        return find_number(self.manifest.get("model_manifest", {}), TRAIN_SIZE_KEYS) if self.kind == "eval" else None
+
+
+def find_number(data, keys: tuple[str, ...], depth: int = 3) -> float | None:
+    """The first number stored under one of `keys`, searching nested dicts breadth first."""
+    level = [data]
+    for _ in range(depth + 1):
+        for d in level:
+            for k in keys:
+                value = d.get(k) if isinstance(d, dict) else None
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return float(value)
+        level = [v for d in level if isinstance(d, dict) for v in d.values() if isinstance(v, dict)]
+    return None
+
+
+def _history_like(manifest: dict) -> bool:
+    return any(isinstance(manifest.get(k), list) and manifest[k] for k in HISTORY_KEYS)
+
+
+def detect_kind(folder: Path) -> tuple[str, dict] | None:
+    """(kind, manifest) of a run folder, or None when the folder is not a run."""
+    try:
+        manifest = read_manifest(folder)
+    except DataError as e:
+        log.warning("%s", e)
+        manifest = {}
+    stage = str(manifest.get("stage", "")).lower()
+    for kind in KINDS:
+        if stage.startswith(kind):  # 'teach', 'teacher', 'training' ...
+            return kind, manifest
+    if (folder / RECORDS_FILE).exists():
+        return "eval", manifest
+    if _history_like(manifest) or (folder / "trainer_state.json").exists():
+        return "train", manifest
+    return None
+
+
+def find_runs(paths: list[str | Path]) -> list[Run]:
+    """Runs in the given folders: each folder is a run, or holds runs one level down."""
+    runs = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            raise DataError("not a folder: give run folders (or folders of runs)", path=path)
+        found = detect_kind(path)
+        children = [] if found else sorted(p for p in path.iterdir() if p.is_dir())
+        if found:
+            runs.append(Run(path, *found))
+        for child in children:
+            if (found_child := detect_kind(child)) is not None:
+                runs.append(Run(child, *found_child))
+        if not found and not any(r.path.parent == path for r in runs):
+            raise DataError("no runs here (no manifest.json with a stage, no completions.jsonl)", path=path)
+    return runs
+
+
+def epoch_history(run: Run) -> dict[str, list[tuple[float, float]]]:
+    """Per-epoch series of a training run: {'train_loss': [(epoch, value), ...], 'val_accuracy': ...}.
+
+    Accepts a list of per-epoch dicts under one of HISTORY_KEYS (or a Hugging Face
+    trainer_state.json's log_history), or a dict of equal-length lists.
+    """
+    rows = next((run.manifest[k] for k in HISTORY_KEYS if isinstance(run.manifest.get(k), list)), None)
+    if rows is None and isinstance(run.manifest.get("metrics"), dict):
+        columns = {k: v for k, v in run.manifest["metrics"].items() if isinstance(v, list)}
+        rows = [{k: v[i] for k, v in columns.items() if i < len(v)} for i in range(max(map(len, columns.values()), default=0))]
+    state = run.path / "trainer_state.json"
+    if rows is None and state.exists():
+        rows = json.loads(state.read_text()).get("log_history", [])
+    series: dict[str, list[tuple[float, float]]] = {}
+    for i, row in enumerate(rows or []):
+        if not isinstance(row, dict):
+            continue
+        epoch = row.get("epoch", i + 1)
+        for key, value in row.items():
+            wanted = "loss" in key or "acc" in key
+            if wanted and isinstance(value, int | float) and not isinstance(value, bool) and isinstance(epoch, int | float):
+                series.setdefault(key, []).append((float(epoch), float(value)))
+    return series

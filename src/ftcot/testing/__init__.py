@@ -1,0 +1,1 @@
+"""Test helpers that ship with ftcot: a fault-injecting OpenAI-compatible server."""

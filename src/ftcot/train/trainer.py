@@ -1,0 +1,344 @@
+"""`train(config)`: fine-tune a student on curated data with the Hugging Face `Trainer`.
+
+The loop, optimizer, mixed precision, gradient accumulation, checkpointing, resume and
+distributed launch (`accelerate launch`) are transformers'. What this file adds:
+  - the completion-only data of `ftcot.train.data` with length-grouped batches;
+  - LoRA through peft (the final weights are merged; the adapter is kept as well);
+  - per-epoch validation *accuracy* from greedy answers scored by the shared answer
+    checker, and the best epoch's checkpoint as the final model;
+  - the Distilling step-by-step loss as an option;
+  - an output folder that explains itself: safetensors weights, tokenizer, manifest.json
+    (data, model, hyperparameters, per-epoch train loss and val accuracy, code version).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import get_last_checkpoint
+
+from ftcot.curate import TRAIN_FILE, VAL_FILE
+from ftcot.errors import ConfigError, DataError
+from ftcot.records import read_manifest, write_manifest
+from ftcot.sources import sha256_of
+from ftcot.train import step_by_step as sbs
+from ftcot.train.config import TrainConfig
+from ftcot.train.data import Collator, build_dataset, load_rows, select_rows, sequence_length
+from ftcot.train.format_check import check_format
+from ftcot.train.validate import score_rows
+
+log = logging.getLogger(__name__)
+
+
+def train_sampler(dataset, batch_size: int, group_by_length: bool) -> torch.utils.data.Sampler:
+    """Length-grouped order (rows of similar length share a batch, so little padding) or shuffled."""
+    if not group_by_length:
+        return torch.utils.data.RandomSampler(dataset)  # the public code's shuffled batches
+    return LengthGroupedSampler(batch_size, lengths=[sequence_length(f) for f in dataset.features])
+
+
+class StudentTrainer(Trainer):
+    """`Trainer` with length-grouped batches from precomputed lengths, val accuracy and step-by-step loss."""
+
+    def __init__(self, *args, ftcot: TrainConfig, val_rows: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ftcot = ftcot
+        self.val_rows = val_rows
+        if ftcot.step_by_step:
+            # Our loss is a mean per task, not a token sum: let the Trainer divide by accumulation steps.
+            self.model_accepts_loss_kwargs = False
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return train_sampler(dataset, batch, self.ftcot.group_by_length)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.ftcot.step_by_step:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss, outputs = sbs.step_by_step_loss(model, inputs, self.ftcot.sbs_alpha)
+        return (loss, outputs) if return_outputs else loss
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        """Accuracy of greedy answers on the val questions (each process scores a strided shard)."""
+        start = time.time()
+        rank, world = self.args.process_index, self.args.world_size
+        model = self.accelerator.unwrap_model(self.model)
+        shard = self.val_rows[rank::world]
+        # Equal shard sizes: under ZeRO-3/FSDP every process must run the same number of generate calls.
+        padded = shard + self.val_rows[: math.ceil(len(self.val_rows) / world) - len(shard)]
+        _, results = score_rows(
+            model, self.processing_class, padded,
+            method=self.ftcot.method, step_by_step=self.ftcot.step_by_step,
+            max_new_tokens=self.ftcot.val_max_new_tokens, batch_size=self.ftcot.val_batch_size,
+        )
+        correct = sum(r["correct"] for r in results[: len(shard)])
+        total = torch.tensor([correct], device=self.args.device)
+        if world > 1:
+            total = self.accelerator.reduce(total, reduction="sum")
+        n = len(self.val_rows)
+        metrics = {
+            f"{metric_key_prefix}_accuracy": 100.0 * total.item() / n,
+            f"{metric_key_prefix}_correct": int(total.item()),
+            f"{metric_key_prefix}_n": n,
+            f"{metric_key_prefix}_runtime": round(time.time() - start, 2),
+        }
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+
+# --- setup --------------------------------------------------------------------------------------
+
+
+def load_student(config: TrainConfig):
+    """(model, tokenizer, checkpoint, encoder_decoder) in float32; bf16 comes from autocast, not the weights."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from ftcot.models import is_encoder_decoder, local_checkpoint
+
+    checkpoint = local_checkpoint(config.student)
+    encoder_decoder = is_encoder_decoder(checkpoint, config.trust_remote_code)
+    cls = AutoModelForSeq2SeqLM if encoder_decoder else AutoModelForCausalLM
+    model = cls.from_pretrained(
+        checkpoint, dtype=torch.float32, trust_remote_code=config.trust_remote_code, use_safetensors=True
+    )
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=config.trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of the loss; EOS itself is trained
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(f"{config.student}: the tokenizer has no EOS token, so a student could not learn to stop")
+    tokenizer.padding_side = "right" if encoder_decoder else "left"  # generation pads; training pads itself
+    return model, tokenizer, checkpoint, encoder_decoder
+
+
+def add_lora(model, config: TrainConfig, encoder_decoder: bool):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    targets = config.lora_target_modules
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
+        task_type=TaskType.SEQ_2_SEQ_LM if encoder_decoder else TaskType.CAUSAL_LM,
+    )
+    return get_peft_model(model, lora)
+
+
+def checkpointing_arguments(enabled: bool) -> dict:
+    """Activation checkpointing under the argument name this transformers version uses."""
+    if not enabled:
+        return {}
+    names = TrainingArguments.__dataclass_fields__
+    key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {key: True, f"{key}_kwargs": {"use_reentrant": False}}  # non-reentrant: works with LoRA's frozen inputs
+
+
+def training_arguments(config: TrainConfig, has_val: bool) -> TrainingArguments:
+    bf16 = config.bf16 if config.bf16 is not None else torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    scheduler = config.lr_scheduler
+    if scheduler == "constant" and config.warmup_ratio > 0:
+        scheduler = "constant_with_warmup"
+    evaluate = config.eval_every_epoch and has_val
+    return TrainingArguments(
+        output_dir=str(config.checkpoint_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        optim="adamw_torch",
+        learning_rate=config.lr,
+        lr_scheduler_type=scheduler,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
+        **checkpointing_arguments(config.gradient_checkpointing),
+        ddp_find_unused_parameters=False,  # every parameter gets a gradient; the search costs a graph walk
+        eval_strategy="epoch" if evaluate else "no",
+        save_strategy="epoch",
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model="accuracy" if evaluate else None,
+        greater_is_better=True if evaluate else None,
+        logging_strategy="steps" if config.logging_steps else "epoch",
+        logging_steps=config.logging_steps or 500,
+        report_to="none" if config.report_to == "none" else [r.strip() for r in config.report_to.split(",")],
+        seed=config.seed,
+        remove_unused_columns=False,  # our batches carry step-by-step fields the model signature lacks
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=False,
+    )
+
+
+def build_train_data(config: TrainConfig, tokenizer, rows: list[dict], encoder_decoder: bool):
+    rows = select_rows(rows, config.method)
+    if not rows:
+        raise DataError(f"no rows usable for method {config.method!r} (ft_cot needs rows with a rationale)",
+                        path=Path(config.data_dir) / TRAIN_FILE)
+    if config.step_by_step:
+        dataset, truncated = sbs.build_dataset(tokenizer, rows, encoder_decoder, config.max_length)
+    else:
+        dataset, truncated = build_dataset(tokenizer, rows, config.method, encoder_decoder, config.max_length)
+    if truncated:
+        log.warning("%d of %d rows lose completion tokens to max_length=%d", truncated, len(rows), config.max_length)
+    return rows, dataset, truncated
+
+
+def run_format_check(config: TrainConfig, tokenizer, rows: list[dict], encoder_decoder: bool) -> None:
+    if config.step_by_step:  # the answer task; the rationale task is the same rendering with another target
+        rows = [{**r, "question": sbs.label_prompt_question(r["question"])} for r in rows]
+        check_format(tokenizer, rows, method="vanilla", encoder_decoder=encoder_decoder, max_length=config.max_length)
+    else:
+        check_format(tokenizer, rows, method=config.method, encoder_decoder=encoder_decoder, max_length=config.max_length)
+
+
+def resume_checkpoint(config: TrainConfig) -> str | None:
+    last = get_last_checkpoint(str(config.checkpoint_dir)) if config.checkpoint_dir.is_dir() else None
+    if last and not config.resume:
+        raise ConfigError(f"{config.checkpoint_dir} holds checkpoints: pass --resume to continue, or choose a new --out")
+    if config.resume and not last:
+        log.warning("--resume: no checkpoint in %s, starting from the beginning", config.checkpoint_dir)
+    return last
+
+
+# --- the entry point ----------------------------------------------------------------------------
+
+
+def prepare(config: TrainConfig):
+    """Everything `train` needs before the first step: rows, student, tokenized data (and the format check)."""
+    data_dir = Path(config.data_dir)
+    rows = load_rows(data_dir / TRAIN_FILE)
+    val_path = data_dir / VAL_FILE
+    val_rows = load_rows(val_path) if val_path.is_file() and val_path.stat().st_size else []
+    if config.val_limit:
+        val_rows = val_rows[: config.val_limit]
+    model, tokenizer, checkpoint, encoder_decoder = load_student(config)
+    rows, dataset, truncated = build_train_data(config, tokenizer, rows, encoder_decoder)
+    return rows, val_rows, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated
+
+
+def check_format_only(config: TrainConfig) -> None:
+    """The format check of `train` without loading weights (`ftcot train --check-format-only`)."""
+    from transformers import AutoTokenizer
+
+    from ftcot.models import is_encoder_decoder, local_checkpoint
+
+    checkpoint = local_checkpoint(config.student)
+    encoder_decoder = is_encoder_decoder(checkpoint, config.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=config.trust_remote_code)
+    rows = select_rows(load_rows(Path(config.data_dir) / TRAIN_FILE), config.method)
+    run_format_check(config, tokenizer, rows, encoder_decoder)
+
+
+def train(config: TrainConfig, callbacks: list[TrainerCallback] | None = None) -> Path:
+    """Fine-tune the student; write weights, tokenizer and manifest to `config.out`; return it."""
+    out = Path(config.out)
+    last = resume_checkpoint(config)
+    rows, val_rows, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated = prepare(config)
+    args = training_arguments(config, has_val=bool(val_rows))
+    if config.check_format and args.process_index == 0:
+        run_format_check(config, tokenizer, rows, encoder_decoder)
+    if config.lora:
+        model = add_lora(model, config, encoder_decoder)
+    trainer = StudentTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        eval_dataset=dataset if args.eval_strategy != "no" else None,  # unused: evaluate() generates on val_rows
+        data_collator=Collator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        ftcot=config,
+        val_rows=val_rows,
+    )
+    result = trainer.train(resume_from_checkpoint=last)
+    if trainer.is_world_process_zero():
+        save_student(trainer, tokenizer, out, config.lora)
+        manifest = build_manifest(config, trainer, result.metrics, checkpoint, encoder_decoder, rows, val_rows, truncated)
+        write_manifest(out, manifest)
+    trainer.accelerator.wait_for_everyone()
+    return out
+
+
+def save_student(trainer: Trainer, tokenizer, out: Path, lora: bool) -> None:
+    """safetensors weights + tokenizer in `out`; with LoRA also the adapter in `out/adapter`, merged weights in `out`."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if lora:
+        model.save_pretrained(out / "adapter")
+        model = model.merge_and_unload()
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+# --- manifest -----------------------------------------------------------------------------------
+
+
+def epoch_metrics(log_history: list[dict]) -> list[dict]:
+    """Per epoch: mean of the logged train losses, and the val accuracy of its evaluation."""
+    epochs: dict[int, dict] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        epoch = max(1, math.ceil(entry["epoch"] - 1e-6))
+        row = epochs.setdefault(epoch, {"epoch": epoch, "losses": []})
+        if "loss" in entry:
+            row["losses"].append(entry["loss"])
+        if "eval_accuracy" in entry:
+            row.update(val_accuracy=entry["eval_accuracy"], val_correct=entry["eval_correct"], val_n=entry["eval_n"])
+    for row in epochs.values():
+        losses = row.pop("losses")
+        row["train_loss"] = sum(losses) / len(losses) if losses else None
+    return [epochs[k] for k in sorted(epochs)]
+
+
+def _count_parameters(model) -> dict:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"parameters": total, "trainable": trainable}
+
+
+def build_manifest(config, trainer, train_metrics, checkpoint, encoder_decoder, rows, val_rows, truncated) -> dict:
+    data_dir = Path(config.data_dir)
+    state = trainer.state
+    history = epoch_metrics(state.log_history)
+    runtime = train_metrics.get("train_runtime") or 0.0
+    return {
+        "stage": "train",
+        "data": {
+            "dir": str(data_dir),
+            "train_sha256": sha256_of(data_dir / TRAIN_FILE),
+            "val_sha256": sha256_of(data_dir / VAL_FILE) if (data_dir / VAL_FILE).is_file() else None,
+            "train_rows": len(rows),
+            "val_questions": len(val_rows),
+            "rows_truncated": truncated,
+            "curate": read_manifest(data_dir).get("yield"),
+        },
+        "model": {
+            "student": config.student,
+            "checkpoint": checkpoint,
+            "encoder_decoder": encoder_decoder,
+            **_count_parameters(trainer.model),
+        },
+        "hyperparameters": config.model_dump(mode="json"),
+        "precision": "bf16" if trainer.args.bf16 else "fp32",
+        "world_size": trainer.args.world_size,
+        "metrics": {
+            "epochs": history,
+            "best_checkpoint": state.best_model_checkpoint,
+            "best_val_accuracy": state.best_metric,
+            "train_runtime_s": runtime,
+            "global_steps": state.global_step,
+            "train_tokens": int(state.num_input_tokens_seen),
+            "train_tokens_per_s": state.num_input_tokens_seen / runtime if runtime else None,
+        },
+        "selection": "best val accuracy" if state.best_model_checkpoint else "last epoch",
+    }

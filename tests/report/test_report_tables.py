@@ -1,0 +1,90 @@
+"""Run discovery and the comparison tables, on the fixture folder of runs."""
+
+import json
+
+import pytest
+
+from ftcot.errors import DataError
+from ftcot.records import read_records
+from ftcot.report import compare, find_runs, markdown, report
+from ftcot.report.runs import epoch_history, find_number
+
+
+def test_finds_each_kind_one_level_down(runs_dir):
+    runs = find_runs([runs_dir])
+    assert {r.name: r.kind for r in runs} == {
+        "teacher": "teach", "student-d1": "eval", "student-d4": "eval", "student-360m-d4": "eval", "train-d4": "train",
+    }  # fmt: skip
+    # A run folder given directly is that run.
+    [student] = find_runs([runs_dir / "student-d4"])
+    assert student.diverse_degree == 4 and student.train_size == 400 and student.params == 135_000_000
+
+
+def test_not_a_run_is_an_error(runs_dir):
+    with pytest.raises(DataError, match="no runs here"):
+        find_runs([runs_dir / "notes"])
+
+
+def test_teacher_accuracy_is_the_shared_checkers(runs_dir):
+    teacher_records = read_records(runs_dir / "teacher")
+    expected = 100 * sum(r.rescore().correct for r in teacher_records) / len(teacher_records)
+    accuracy, split = compare.teacher_accuracy(find_runs([runs_dir]))["multiarith"]
+    assert accuracy == pytest.approx(expected) and split == "test"
+    assert len(teacher_records) == 180
+
+
+def test_paper_table_puts_teacher_first_then_students_by_size(runs_dir):
+    table = compare.paper_table(find_runs([runs_dir]))
+    assert table.columns == ["model", "size", "method", "multiarith"]
+    assert table.rows[0][0] == "teacher: text-davinci-002"
+    assert [r[1] for r in table.rows[1:]] == ["135M", "135M", "360M"]
+
+
+def test_runs_table_has_teacher_beside_student(runs_dir):
+    runs = find_runs([runs_dir])
+    table = compare.runs_table(runs)
+    teacher_cell = f"{compare.teacher_accuracy(runs)['multiarith'][0]:.1f} (test)"
+    by_run = {row[0]: dict(zip(table.columns, row, strict=True)) for row in table.rows}
+    assert set(by_run) == {"student-d1", "student-d4", "student-360m-d4"}
+    assert all(row["teacher"] == teacher_cell for row in by_run.values())
+    records = read_records(runs_dir / "student-d4")
+    assert by_run["student-d4"]["accuracy"] == f"{100 * sum(r.correct for r in records) / len(records):.1f}"
+    assert by_run["student-d4"]["D"] == "4"
+
+
+def test_yield_table(runs_dir):
+    [row] = compare.yield_table(find_runs([runs_dir])).rows
+    kept = sum(r.rescore().correct for r in read_records(runs_dir / "teacher"))
+    assert row[4:8] == ["180", "1", "180", str(kept)]
+    assert row[-2] == "1.2500" and row[-1] == f"{1.25 / kept:.4f}"
+
+
+def test_history_forms(tmp_path):
+    from ftcot.report.runs import Run
+
+    as_rows = Run(tmp_path, "train", {"history": [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.0}]})
+    as_columns = Run(tmp_path, "train", {"metrics": {"train_loss": [2.0, 1.0], "val_accuracy": [3.0, 4.0]}})
+    assert epoch_history(as_rows) == {"loss": [(1.0, 2.0), (2.0, 1.0)]}
+    assert epoch_history(as_columns)["val_accuracy"] == [(1.0, 3.0), (2.0, 4.0)]
+    assert find_number({"data": {"teacher": {"diverse_degree": 8}}}, ("diverse_degree",)) == 8.0
+
+
+def test_report_writes_html_and_markdown(runs_dir, tmp_path):
+    out = report([runs_dir], tmp_path / "r.html", tmp_path / "r.md")
+    page = out.read_text()
+    assert page.count('class="plot"') == 4  # D, training-set size, student size, training curves
+    assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
+    md = (tmp_path / "r.md").read_text()
+    assert "| teacher: text-davinci-002 | – | zs_cot |" in md
+    assert "### Teacher yield" in md
+
+
+def test_model_text_cannot_break_the_page(runs_dir, tmp_path):
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    record = read_records(runs_dir / "student-d1")[0]
+    record.answer_text = "</script><script>alert(1)</script> --> 3"
+    (evil / "completions.jsonl").write_text(record.to_json() + "\n")
+    page = report([evil], tmp_path / "e.html").read_text()
+    data = page.split('<script id="samples-data" type="application/json">')[1].split("</script>")[0]
+    assert json.loads(data)[0]["output"] == record.answer_text

