@@ -21,13 +21,16 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+# OpenMP threads that spin while waiting collapse when other jobs share the cores (measured here: batch 1
+# went from 11 to 1.2 tokens/s under a load of 5 on 2 cores). Passive waiting costs little on an idle
+# machine and keeps the figures meaningful on a shared one. Read by torch at import, so set first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def run(batch_size: int, questions: int, max_new_tokens: int, method: str, workdir: Path) -> dict:
+def run(batch_size: int, questions: int, max_new_tokens: int, method: str, out: Path) -> dict:
     from ftcot.evaluate import EvalConfig, evaluate
     from ftcot.records import read_records
 
-    out = workdir / f"batch{batch_size}"
     config = EvalConfig(model="smollm2", task="multiarith", split="test", method=method, out=out,
                         limit=questions, max_new_tokens=max_new_tokens, batch_size=batch_size)  # fmt: skip
     evaluate(config)
@@ -44,38 +47,57 @@ def run(batch_size: int, questions: int, max_new_tokens: int, method: str, workd
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--questions", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--method", default="zero_shot")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 16, 32])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 16])
+    parser.add_argument("--rounds", type=int, default=2, help="repeat every setting; the best round counts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     from ftcot.models import load_model
 
     load_model("smollm2")  # converts the bundled GGUF once, so that no timed run pays for it
+    load_before = os.getloadavg()
+    best: dict[int, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        results = [run(b, args.questions, args.max_new_tokens, args.method, Path(tmp)) for b in args.batch_sizes]
+        # Rounds interleave the settings, so that a noisy neighbour slows all of them alike; best of rounds kept.
+        for round_ in range(args.rounds):
+            for b in args.batch_sizes:
+                r = run(
+                    b, args.questions, args.max_new_tokens, args.method, Path(tmp) / f"round{round_}-batch{b}"
+                )
+                print(f"round {round_} batch {b}: {r['samples_per_s']:.2f} samples/s", flush=True)
+                if b not in best or r["samples_per_s"] > best[b]["samples_per_s"]:
+                    best[b] = r
+    results = [best[b] for b in args.batch_sizes]
     baseline = results[0]
     for r in results:
         r["speedup"] = r["samples_per_s"] / baseline["samples_per_s"]
-        r["same_outputs_as_first"] = sum(a == b for a, b in zip(r.pop("outputs"), baseline["outputs"], strict=True))
-    baseline.pop("outputs", None)
+        r["same_outputs_as_first"] = sum(
+            a == b for a, b in zip(r["outputs"], baseline["outputs"], strict=True)
+        )
+    for r in results:
+        r.pop("outputs")
 
     import torch
 
     report = {
         "command": "python benchmarks/eval_throughput.py " + " ".join(
             [f"--questions {args.questions}", f"--max-new-tokens {args.max_new_tokens}", f"--method {args.method}",
-             "--batch-sizes " + " ".join(map(str, args.batch_sizes))]),
+             "--batch-sizes " + " ".join(map(str, args.batch_sizes)), f"--rounds {args.rounds}"]),
         "model": "smollm2 (SmolLM2-135M-Instruct, fp32, transformers)",
         "task": "multiarith test",
         "questions": args.questions,
         "max_new_tokens": args.max_new_tokens,
         "method": args.method,
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-                    "torch": torch.__version__},
+                    "torch": torch.__version__, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")},
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "rounds": args.rounds,
         "date": time.strftime("%Y-%m-%d"),
         "results": results,
     }  # fmt: skip
@@ -91,7 +113,9 @@ def markdown(report: dict) -> str:
         "",
         f"{report['model']}, {report['task']}: {report['questions']} questions, method {report['method']}, "
         f"max_new_tokens {report['max_new_tokens']}, greedy. Machine: {report['machine']['cpus']} CPUs "
-        f"({report['machine']['torch_threads']} torch threads), torch {report['machine']['torch']}, {report['date']}.",
+        f"({report['machine']['torch_threads']} torch threads, OMP_WAIT_POLICY={report['machine']['OMP_WAIT_POLICY']}), torch {report['machine']['torch']}, {report['date']}; "
+        f"1-minute load average {report['load_average_before_after'][0]} before, "
+        f"{report['load_average_before_after'][1]} after (other jobs shared the machine when it was above ~2).",
         "",
         f"Made with `{report['command']}`.",
         "",
@@ -105,7 +129,8 @@ def markdown(report: dict) -> str:
         )
     lines += [
         "",
-        "Timed from the first generated sample to the last (model load excluded), records and scoring included.",
+        f"Best of {report['rounds']} interleaved rounds per setting. Timed from the first generated sample to the "
+        "last (model load excluded), records and scoring included.",
         "Prompts are sorted by length before batching; a batch decodes until its longest row stops.",
     ]
     return "\n".join(lines) + "\n"

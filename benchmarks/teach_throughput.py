@@ -49,11 +49,17 @@ def ours(url: str, questions: int, concurrency: int, workdir: Path) -> dict:
         teacher="openai:bench", task="multiarith", split="train", out=workdir / "ours", limit=questions,
         base_url=url, concurrency=concurrency, cache=workdir / "ours.sqlite", progress=False,
     )  # fmt: skip
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     teach(config)
     elapsed = time.perf_counter() - started
     sent = server_requests(url) - before
-    return {"requests": sent, "seconds": elapsed, "requests_per_s": sent / elapsed}
+    cpu_ms = 1000 * (time.process_time() - cpu_started) / sent
+    return {
+        "requests": sent,
+        "seconds": elapsed,
+        "requests_per_s": sent / elapsed,
+        "client_cpu_ms_per_request": cpu_ms,
+    }
 
 
 def sequential(url: str, requests: int) -> dict:
@@ -82,9 +88,10 @@ def cached_replay(diverse: int, workdir: Path) -> dict:
         started = time.perf_counter()
         teach(TeachConfig(**base, out=workdir / "fill"))
         fill_seconds = time.perf_counter() - started
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         teach(TeachConfig(**base, out=workdir / "replay"))
         replay_seconds = time.perf_counter() - started
+        replay_cpu_seconds = time.process_time() - cpu_started
     finally:
         proc.terminate()
     manifest = read_manifest(workdir / "replay")
@@ -94,11 +101,12 @@ def cached_replay(diverse: int, workdir: Path) -> dict:
         "cache_hits": manifest["last_run"]["cache"]["hits"],
         "fill_seconds": fill_seconds,
         "replay_seconds": replay_seconds,
+        "replay_cpu_seconds": replay_cpu_seconds,
         "records_per_s": manifest["samples"] / replay_seconds,
     }
 
 
-def hf_batching(batch: int, max_tokens: int) -> dict:
+def hf_batching(batch: int, max_tokens: int, threads: int) -> dict:
     import asyncio
 
     import torch
@@ -108,7 +116,7 @@ def hf_batching(batch: int, max_tokens: int) -> dict:
     from ftcot.teach.backends.base import SamplingParams
     from ftcot.teach.backends.hf import HFBackend
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads)  # on a shared 2-core box, more threads than free cores is slower
     prompts = [zs_cot_step1(s.question) for s in get_task("multiarith").samples("train", limit=batch)]
     backend = HFBackend("smollm2", batch_size=batch)
     params = SamplingParams(temperature=0.0, max_tokens=max_tokens)
@@ -125,6 +133,7 @@ def hf_batching(batch: int, max_tokens: int) -> dict:
     tokens_b, seconds_b = timed([prompts])
     return {
         "model": "smollm2-135m (fp32, CPU)",
+        "torch_threads": threads,
         "prompts": batch,
         "max_tokens": max_tokens,
         "batch_1_tokens_per_s": tokens_1 / seconds_1,
@@ -142,6 +151,7 @@ def main() -> None:
     parser.add_argument("--replay-diverse", type=int, default=24, help="420 x 24 = 10,080 records")
     parser.add_argument("--hf-batch", type=int, default=8)
     parser.add_argument("--hf-max-tokens", type=int, default=32)
+    parser.add_argument("--hf-threads", type=int, default=1)
     parser.add_argument("--skip-hf", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("FTCOT_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -151,6 +161,7 @@ def main() -> None:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
+        "load_average_at_start": os.getloadavg()[0],  # other jobs sharing the CPUs slow every figure
     }
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -175,7 +186,7 @@ def main() -> None:
         results["cached_replay"] = cached_replay(args.replay_diverse, workdir)
         print(json.dumps(results["cached_replay"], indent=2), flush=True)
         if not args.skip_hf:
-            results["hf_batching"] = hf_batching(args.hf_batch, args.hf_max_tokens)
+            results["hf_batching"] = hf_batching(args.hf_batch, args.hf_max_tokens, args.hf_threads)
             print(json.dumps(results["hf_batching"], indent=2), flush=True)
     write_results(results)
 
@@ -187,7 +198,9 @@ def write_results(results: dict) -> None:
     lines = [
         "# Teacher throughput",
         "",
-        f"Made by `{results['command']}` on {results['machine']['cpus']} CPUs, Python {results['machine']['python']}.",
+        f"Made by `{results['command']}` on {results['machine']['cpus']} CPUs, Python "
+        f"{results['machine']['python']}, load average {results['machine']['load_average_at_start']:.1f} at the start "
+        "(the machine was shared with other jobs; a busy CPU delays the client's event loop and lowers every figure).",
         "",
         f"## Requests/s against the fault server ({t['latency_s'] * 1000:.0f} ms a request, concurrency {t['concurrency']})",
         "",
@@ -197,11 +210,13 @@ def write_results(results: dict) -> None:
         f"| sequential (the paper's loop) | {t['sequential']['requests']} | {t['sequential']['seconds']:.2f} | {t['sequential']['requests_per_s']:.2f} |",
         "",
         f"Speed-up over sequential: **{t['speedup_vs_sequential']:.1f}x**; ideal (concurrency / latency) is "
-        f"{t['ideal_requests_per_s']:.0f} requests/s, of which we reach **{t['fraction_of_ideal']:.2f}** (goal: 0.9).",
+        f"{t['ideal_requests_per_s']:.0f} requests/s, of which we reach **{t['fraction_of_ideal']:.2f}** (goal: 0.9). Our client "
+        f"spends {t['ours']['client_cpu_ms_per_request']:.2f} ms of CPU a request (the openai SDK, the cache, the record).",
         "",
         "## Cached replay",
         "",
         f"{r['records']} records rerun into a new folder from a full cache: **{r['replay_seconds']:.2f} s** "
+        f"wall, {r['replay_cpu_seconds']:.2f} s CPU "
         f"({r['records_per_s']:.0f} records/s), {r['requests']} requests, {r['cache_hits']} cache hits "
         f"(goal: under 2 s). Filling the cache against the zero-latency server took {r['fill_seconds']:.1f} s.",
     ]
@@ -212,7 +227,8 @@ def write_results(results: dict) -> None:
             "",
             "## hf backend: batched generation",
             "",
-            f"{h['model']}, {h['prompts']} MultiArith step-1 prompts, greedy, at most {h['max_tokens']} new tokens: "
+            f"{h['model']}, {h['torch_threads']} torch thread(s), {h['prompts']} MultiArith step-1 prompts, greedy, "
+            f"at most {h['max_tokens']} new tokens: "
             f"batch 1 {h['batch_1_tokens_per_s']:.1f} tokens/s, {batch_key.replace('_tokens_per_s', '').replace('_', ' ')} "
             f"{h[batch_key]:.1f} tokens/s (**{h['speedup']:.1f}x**).",
         ]

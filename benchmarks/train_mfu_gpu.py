@@ -23,9 +23,17 @@ import time
 import torch
 
 SMOLLM2_135M = dict(  # SmolLM2-135M-Instruct's config.json
-    vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-    num_key_value_heads=3, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
-    tie_word_embeddings=True, hidden_act="silu",
+    vocab_size=49152,
+    hidden_size=576,
+    intermediate_size=1536,
+    num_hidden_layers=30,
+    num_attention_heads=9,
+    num_key_value_heads=3,
+    max_position_embeddings=8192,
+    rope_theta=100000.0,
+    rms_norm_eps=1e-5,
+    tie_word_embeddings=True,
+    hidden_act="silu",
 )
 
 
@@ -33,7 +41,9 @@ def build_model(checkpoint: str | None):
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     if checkpoint:
-        return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32, attn_implementation="sdpa")
+        return AutoModelForCausalLM.from_pretrained(
+            checkpoint, dtype=torch.float32, attn_implementation="sdpa"
+        )
     return LlamaForCausalLM(LlamaConfig(**SMOLLM2_135M, attn_implementation="sdpa"))
 
 
@@ -77,7 +87,9 @@ def time_shape(model, optimizer, batch: int, seq: int, steps: int, warmup: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", help="a local checkpoint folder (default: random SmolLM2-135M)")
-    parser.add_argument("--shapes", default="8x128,8x512,32x512,16x2048", help="batch x sequence length, comma list")
+    parser.add_argument(
+        "--shapes", default="8x128,8x512,32x512,16x2048", help="batch x sequence length, comma list"
+    )
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--peak", type=float, default=989e12, help="peak dense bf16 FLOP/s of the GPU")
@@ -96,16 +108,21 @@ def main() -> None:
         result = time_shape(model, optimizer, batch, seq, args.steps, args.warmup)
         result["mfu"] = round(result["model_tflops"] * 1e12 / args.peak, 4)
         results.append(result)
-    print(json.dumps({
-        "benchmark": "train_mfu_gpu",
-        "gpu": torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-        "precision": "bf16 autocast, fp32 master weights, fused AdamW",
-        "compile": args.compile,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "peak_flops": args.peak,
-        "results": results,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "train_mfu_gpu",
+                "gpu": torch.cuda.get_device_name(),
+                "torch": torch.__version__,
+                "precision": "bf16 autocast, fp32 master weights, fused AdamW",
+                "compile": args.compile,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "peak_flops": args.peak,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -52,9 +52,9 @@ def run_arm(arm: str, rows_file: str, n_rows: int, seed: int) -> dict:
 
     import torch
 
+    from ftcot.train.config import TrainConfig
     from ftcot.train.data import Collator, build_dataset
     from ftcot.train.trainer import load_student, train_sampler
-    from ftcot.train.config import TrainConfig
 
     torch.manual_seed(seed)
     rows = json.loads(Path(rows_file).read_text())
@@ -66,7 +66,9 @@ def run_arm(arm: str, rows_file: str, n_rows: int, seed: int) -> dict:
     collate = Collator(tokenizer.pad_token_id)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     sampler = train_sampler(dataset, config.batch_size, group_by_length=arm == "ftcot")
-    loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, collate_fn=collate)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=config.batch_size, sampler=sampler, collate_fn=collate
+    )
 
     def step(batch) -> None:
         loss = model(**batch).loss
@@ -116,8 +118,18 @@ def main() -> None:
         runs = []
         for round_ in range(args.rounds):
             for arm in ("public", "ftcot") if round_ % 2 == 0 else ("ftcot", "public"):
-                cmd = [sys.executable, __file__, "--arm", arm, "--rows-file", str(rows_file),
-                       "--rows", str(args.rows), "--seed", str(args.seed)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--arm",
+                    arm,
+                    "--rows-file",
+                    str(rows_file),
+                    "--rows",
+                    str(args.rows),
+                    "--seed",
+                    str(args.seed),
+                ]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ})
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 result["round"] = round_
@@ -127,20 +139,35 @@ def main() -> None:
     def total(arm: str, key: str) -> float:
         return sum(r[key] for r in runs if r["arm"] == arm)
 
-    summary = {arm: {
-        "tokens_per_s": total(arm, "tokens") / total(arm, "seconds"),
-        "padding_fraction": 1 - total(arm, "tokens") / total(arm, "padded_tokens"),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs if r["arm"] == arm),
-        "steps": int(total(arm, "steps")),
-    } for arm in ("public", "ftcot")}
+    summary = {
+        arm: {
+            "tokens_per_s": total(arm, "tokens") / total(arm, "seconds"),
+            "padding_fraction": 1 - total(arm, "tokens") / total(arm, "padded_tokens"),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs if r["arm"] == arm),
+            "steps": int(total(arm, "steps")),
+        }
+        for arm in ("public", "ftcot")
+    }
     summary["speedup"] = summary["ftcot"]["tokens_per_s"] / summary["public"]["tokens_per_s"]
     report = {
         "benchmark": "train_throughput",
         "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_at_end": os.getloadavg()},
-        "settings": {"student": "smollm2 (SmolLM2-135M-Instruct, fp32)", "task": "multiarith", "method": "ft_cot",
-                     "rows": args.rows, "batch_size": 8, "max_length": 512, "rounds": args.rounds, "seed": args.seed},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_at_end": os.getloadavg(),
+        },
+        "settings": {
+            "student": "smollm2 (SmolLM2-135M-Instruct, fp32)",
+            "task": "multiarith",
+            "method": "ft_cot",
+            "rows": args.rows,
+            "batch_size": 8,
+            "max_length": 512,
+            "rounds": args.rounds,
+            "seed": args.seed,
+        },
         "summary": summary,
         "runs": runs,
     }

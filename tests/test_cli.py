@@ -6,8 +6,8 @@ from typer.testing import CliRunner
 
 from ftcot.cli import app
 from ftcot.records import RecordWriter
-from ftcot.teach.recorded import recorded_teacher
 from ftcot.tasks import get_task
+from ftcot.teach.recorded import recorded_teacher
 
 runner = CliRunner()
 

@@ -10,9 +10,20 @@ from ftcot.records import Completion, RecordWriter
 
 
 def record(sample_id, index=0, rationale="2 + 3 = 5.", answer_text=" 5.", gold="5", split="train", **kw):
-    return Completion(task="toy", sample_id=sample_id, sample_index=index, split=split, method="zs_cot",
-                      question=kw.pop("question", None) or f"Question number {sample_id}?", gold=gold, answer_type="number",
-                      rationale=rationale, answer_text=answer_text, finish_reason="stop", **kw)
+    return Completion(
+        task="toy",
+        sample_id=sample_id,
+        sample_index=index,
+        split=split,
+        method="zs_cot",
+        question=kw.pop("question", None) or f"Question number {sample_id}?",
+        gold=gold,
+        answer_type="number",
+        rationale=rationale,
+        answer_text=answer_text,
+        finish_reason="stop",
+        **kw,
+    )
 
 
 def write_run(folder, records):
@@ -33,8 +44,12 @@ def run_dir(tmp_path):
         record(1, answer_text=" 7."),  # incorrect
         record(2, rationale="   "),  # empty
         record(3, rationale_finish_reason="length"),  # truncated
-        record(4, index=0), record(4, index=1, rationale="  2 + 3 = 5. "), record(4, index=2, rationale="5 = 2 + 3."),
-        record(5, index=0, rationale="a"), record(5, index=1, rationale="b"), record(5, index=2, rationale="c"),
+        record(4, index=0),
+        record(4, index=1, rationale="  2 + 3 = 5. "),
+        record(4, index=2, rationale="5 = 2 + 3."),
+        record(5, index=0, rationale="a"),
+        record(5, index=1, rationale="b"),
+        record(5, index=2, rationale="c"),
         record(6, split="test"),
     ]
     return write_run(tmp_path / "teach", records)
@@ -49,8 +64,15 @@ def test_filters_and_accounts_for_every_record(run_dir, tmp_path):
     assert sorted({r["sample_id"] for r in train}) == [0, 1, 2, 3, 4, 5]
     assert [r["rationale"] for r in train if r["sample_id"] == 1] == [None]
     y = json.loads((out / "manifest.json").read_text())["yield"]
-    assert y["dropped"] == {"test_split": 1, "not_sampled": 0, "empty": 1, "truncated": 1, "incorrect": 1,
-                            "duplicate": 1, "over_cap": 1}
+    assert y["dropped"] == {
+        "test_split": 1,
+        "not_sampled": 0,
+        "empty": 1,
+        "truncated": 1,
+        "incorrect": 1,
+        "duplicate": 1,
+        "over_cap": 1,
+    }
     assert sum(y["dropped"].values()) + y["val_records"] + y["train_rows_with_rationale"] == y["records"]
     assert y["train_questions_covered"] == 3 and y["samples_per_question"]["histogram"] == {"1": 1, "2": 2}
 
@@ -90,8 +112,12 @@ def test_subsample_n_questions_nested_across_n(tmp_path):
 def test_openai_export_is_chat_format(run_dir, tmp_path):
     out = curate(CurateConfig(run_dir=run_dir, out=tmp_path / "data", val_fraction=0))
     first = rows(out / "openai" / "ft_cot.train.jsonl")[0]
-    assert first == {"messages": [{"role": "user", "content": "Question number 0? ###"},
-                                  {"role": "assistant", "content": "2 + 3 = 5. --> 5"}]}
+    assert first == {
+        "messages": [
+            {"role": "user", "content": "Question number 0? ###"},
+            {"role": "assistant", "content": "2 + 3 = 5. --> 5"},
+        ]
+    }
     vanilla = rows(out / "openai" / "vanilla.train.jsonl")
     assert len(vanilla) == 6 and vanilla[0]["messages"][1]["content"] == "5"
 
@@ -121,7 +147,10 @@ def test_cli_curates_the_recorded_teacher(mirror, tmp_path):
     y = json.loads((tmp_path / "data" / "manifest.json").read_text())["yield"]
     # 332 of 420 recorded train rationales are correct under the paper's checker (shared/paper.md);
     # the correct ones of train questions are kept or duplicates, the rest belong to val questions.
-    assert y["records"] == 420 and sum(y["dropped"].values()) + y["val_records"] + y["train_rows_with_rationale"] == 420
+    assert (
+        y["records"] == 420
+        and sum(y["dropped"].values()) + y["val_records"] + y["train_rows_with_rationale"] == 420
+    )
     correct_train = y["train_rows_with_rationale"] + y["dropped"]["duplicate"]
     assert 332 - y["val_records"] <= correct_train <= 332
     assert y["dropped"]["incorrect"] == (420 - y["val_records"] - correct_train)

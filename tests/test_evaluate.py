@@ -34,7 +34,9 @@ def test_prompts_per_method(mirror):
     q = "Sam has 3 apples. How many?"
 
     def prompt(method, **kw):
-        return build_prompt(EvalConfig(model="m", task="multiarith", out="x", method=method, **kw), task, q, False)
+        return build_prompt(
+            EvalConfig(model="m", task="multiarith", out="x", method=method, **kw), task, q, False
+        )
 
     assert prompt("zero_shot") == f"Q: {q}\n\nA:"
     assert prompt("zs_cot") == f"Q: {q}\nA: Let's think step by step."
@@ -68,8 +70,14 @@ def test_student_output_split():
         ({"answer_text": " no idea -->"}, "no_answer"),
         ({"answer_text": " 11", "method": "zero_shot", "finish_reason": "length"}, "wrong_number"),
         ({"answer_text": " 7", "method": "zs_cot", "rationale_finish_reason": "length"}, "truncated"),
-        ({"answer_text": " (F)", "method": "zs_cot", "gold": "B", "answer_type": "choice:ABCDE"}, "answer_not_in_choices"),
-        ({"answer_text": " (C)", "method": "zs_cot", "gold": "B", "answer_type": "choice:ABCDE"}, "wrong_choice"),
+        (
+            {"answer_text": " (F)", "method": "zs_cot", "gold": "B", "answer_type": "choice:ABCDE"},
+            "answer_not_in_choices",
+        ),
+        (
+            {"answer_text": " (C)", "method": "zs_cot", "gold": "B", "answer_type": "choice:ABCDE"},
+            "wrong_choice",
+        ),
         ({"answer_text": " no", "method": "zs_cot", "gold": "yes", "answer_type": "yesno"}, "wrong_answer"),
     ],
 )
@@ -174,7 +182,9 @@ def tiny_student(tmp_path_factory, smollm2_checkpoint):
                          num_attention_heads=4, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    (folder / "manifest.json").write_text(json.dumps({"stage": "train", "diverse_degree": 4, "history": [{"epoch": 1}]}))
+    (folder / "manifest.json").write_text(
+        json.dumps({"stage": "train", "diverse_degree": 4, "history": [{"epoch": 1}]})
+    )
     return folder
 
 
@@ -191,3 +201,22 @@ def test_eval_student_folder_ft_cot_with_self_consistency(mirror, tiny_student, 
     manifest = read_manifest(out)
     assert manifest["model_manifest"]["diverse_degree"] == 4  # provenance of the student travels along
     assert manifest["model_params"] < 10_000_000
+
+
+def test_resume_refuses_a_different_budget_and_finishes_a_partial_run(mirror, tiny_student, tmp_path):
+    def config(**kw):
+        base = dict(
+            model=str(tiny_student),
+            task="multiarith",
+            out=tmp_path / "run",
+            method="ft_cot",
+            max_new_tokens=4,
+        )
+        return EvalConfig(**{**base, **kw})
+
+    evaluate(config(limit=2))
+    evaluate(config(limit=5))  # resumes: three more questions
+    assert len(read_records(tmp_path / "run")) == 5
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["timing"]["samples"] == 3
+    with pytest.raises(ConfigError, match="max_new_tokens"):
+        evaluate(config(limit=5, max_new_tokens=8))

@@ -162,7 +162,9 @@ def score(
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[str, typer.Argument(help="smollm2, a student's output folder, a .gguf file or an HF id.")],
+    model: Annotated[
+        str, typer.Argument(help="smollm2, a student's output folder, a .gguf file or an HF id.")
+    ],
     task: Annotated[str, typer.Option(help="Task name or user data file.")],
     out: Annotated[Path, typer.Option(help="Run folder (an existing one is resumed).")],
     split: Annotated[str, typer.Option()] = "test",
@@ -171,7 +173,9 @@ def eval_command(
     answer_max_new_tokens: Annotated[int, typer.Option(help="zs_cot step 2.")] = 32,
     batch_size: Annotated[int, typer.Option()] = 8,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
-    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable); default per method.")] = None,
+    stop: Annotated[
+        list[str] | None, typer.Option(help="Stop string (repeatable); default per method.")
+    ] = None,
     self_consistency: Annotated[int, typer.Option(help="k samples per question; reports maj@k.")] = 1,
     temperature: Annotated[float, typer.Option()] = 0.0,
     top_p: Annotated[float, typer.Option()] = 1.0,
@@ -194,7 +198,9 @@ def eval_command(
             device=device,
         )  # fmt: skip
     except ValidationError as e:
-        raise ConfigError("; ".join(f"--{'-'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())) from e
+        raise ConfigError(
+            "; ".join(f"--{'-'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        ) from e
     run_dir = evaluate(config)
     metrics = json.loads((run_dir / METRICS_FILE).read_text())
     if as_json:
@@ -208,7 +214,9 @@ def eval_command(
 
 @app.command()
 def report(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (eval, teach, train) or folders of runs.")],
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="Run folders (eval, teach, train) or folders of runs.")
+    ],
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
     markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
 ) -> None:
@@ -371,6 +379,64 @@ def train(
     console.print(table)
     console.print(f"wrote {folder} (best checkpoint: {metrics['best_checkpoint'] or 'last epoch'})")
 
+
+
+# --- the whole pipeline ---------------------------------------------------------------------------
+
+
+def _print_plan(stages) -> None:
+    table = Table("stage", "run", "status", "folder")
+    for stage in stages:
+        table.add_row(stage.kind, stage.label, "[green]done[/]" if stage.done else "to do", str(stage.dir))
+    console.print(table)
+
+
+def _run_recipe(recipe, out: Path, dry_run: bool) -> None:
+    from ftcot import pipeline
+
+    stages = pipeline.plan(recipe, out)
+    _print_plan(stages)
+    if dry_run:
+        estimate = pipeline.estimate_cost(stages)
+        if estimate is not None:
+            console.print(f"estimated teacher cost: [bold]${estimate:,.2f}[/]")
+        return
+
+    def on_stage(stage, status: str) -> None:
+        style = "dim" if status == "skip" else "bold cyan"
+        console.print(f"[{style}]{stage.kind:>7}[/] {stage.label}: {status}", highlight=False)
+
+    pipeline.run(recipe, out, on_stage=on_stage)
+    report = next(s for s in stages if s.kind == "report")
+    console.print(f"[bold green]report:[/] {report.dir / recipe.report.get('html', 'report.html')}")
+
+
+@app.command("run")
+def run_recipe(
+    recipe: Annotated[Path, typer.Argument(help="A recipe TOML file (see docs/recipes.md).")],
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<recipe name>).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and the estimated cost; run nothing.")] = False,
+) -> None:
+    """Run every stage of a recipe; a rerun skips what is done and resumes what was cut off."""
+    from ftcot.pipeline import load_recipe
+
+    loaded = load_recipe(recipe)
+    _run_recipe(loaded, out or Path("runs") / loaded.name, dry_run)
+
+
+@app.command()
+def demo(
+    quick: Annotated[bool, typer.Option("--quick", help="A subset: about 5 minutes on 2 CPU cores.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/demo or runs/demo-quick).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+) -> None:
+    """The embedded default: recorded 175B teacher on MultiArith -> SmolLM2-135M students -> report."""
+    from ftcot import pipeline
+
+    recipe = pipeline.load_recipe(text=pipeline.builtin_recipe("demo"))
+    if quick:
+        recipe = pipeline.quick(recipe)
+    _run_recipe(recipe, out or Path("runs") / recipe.name, dry_run)
 
 if __name__ == "__main__":
     main()

@@ -50,7 +50,9 @@ class CurateConfig(BaseModel):
 
     run_dir: Path = Field(description="Teacher run folder (or its completions.jsonl).")
     out: Path = Field(description="Data folder to write.")
-    keep_all: bool = Field(False, description="Keep incorrect rationales too (the paper's no-filter ablation).")
+    keep_all: bool = Field(
+        False, description="Keep incorrect rationales too (the paper's no-filter ablation)."
+    )
     max_per_question: int | None = Field(None, ge=1, description="Keep at most K rationales per question.")
     train_questions: int | None = Field(
         None, ge=1, description="Subsample N training questions (the paper's 8/32/128-shot ablations)."
@@ -72,7 +74,9 @@ def curate(config: CurateConfig) -> Path:
     pool = [r for r in records if r.split != "test"]
     dropped["test_split"] = len(records) - len(pool)
     if not pool:
-        raise DataError("every record is from the test split; curate a teacher run on train", path=config.run_dir)
+        raise DataError(
+            "every record is from the test split; curate a teacher run on train", path=config.run_dir
+        )
 
     val_keys, train_keys = split_questions(pool, config.val_fraction, config.seed)
     train_keys = subsample(train_keys, config.train_questions, config.seed)
@@ -93,7 +97,9 @@ def curate(config: CurateConfig) -> Path:
         rationales = val_kept.get(_question_key(first), [])
         val_rows.append(_row(first, rationales[0].rationale if rationales else None))
     if not any(row["rationale"] is not None for row in train_rows):
-        raise DataError("no rationale survived curation (see the drop counts; try --keep-all)", path=config.run_dir)
+        raise DataError(
+            "no rationale survived curation (see the drop counts; try --keep-all)", path=config.run_dir
+        )
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -201,7 +207,12 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def _chat(prompt: str, completion: str) -> dict:
-    return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion.strip()}]}
+    return {
+        "messages": [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": completion.strip()},
+        ]
+    }
 
 
 def write_openai_exports(out: Path, train_rows: list[dict], val_rows: list[dict]) -> dict[str, int]:

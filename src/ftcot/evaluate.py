@@ -48,9 +48,25 @@ METRICS_FILE = "metrics.json"
 # paper let students write up to 1024 tokens in all, which is slow on a CPU: raise it with --max-new-tokens.
 DEFAULT_MAX_NEW_TOKENS = {"zero_shot": 32, "zs_cot": 128, "fs_cot": 256, "ft_cot": 512, "vanilla": 32}
 # Prompted models run on into a new "Q:"; students end with EOS, or " END" in the GPT-3 API format.
-DEFAULT_STOP = {"zero_shot": ["\nQ:"], "zs_cot": ["\nQ:"], "fs_cot": ["\nQ:"], "ft_cot": ["END"], "vanilla": ["END"]}
+DEFAULT_STOP = {
+    "zero_shot": ["\nQ:"],
+    "zs_cot": ["\nQ:"],
+    "fs_cot": ["\nQ:"],
+    "ft_cot": ["END"],
+    "vanilla": ["END"],
+}
 # What must match for an existing run folder to be resumed rather than refused.
-RESUME_KEYS = ("model", "task", "split", "method", "self_consistency", "temperature", "style")
+RESUME_KEYS = (
+    "model",
+    "task",
+    "split",
+    "method",
+    "self_consistency",
+    "temperature",
+    "style",
+    "max_new_tokens",
+    "stop",
+)
 
 
 class EvalConfig(BaseModel):
@@ -76,7 +92,9 @@ class EvalConfig(BaseModel):
     @model_validator(mode="after")
     def _check_sampling(self) -> EvalConfig:
         if self.self_consistency > 1 and self.temperature <= 0:
-            raise ValueError("--self-consistency k > 1 needs --temperature > 0 (e.g. 0.7, as the paper samples)")
+            raise ValueError(
+                "--self-consistency k > 1 needs --temperature > 0 (e.g. 0.7, as the paper samples)"
+            )
         return self
 
     @property
@@ -117,7 +135,9 @@ def _usage(*steps: Generation) -> dict:
     }
 
 
-def _record(config: EvalConfig, sample: Sample, index: int, prompt: str, *steps: Generation, **fields) -> Completion:
+def _record(
+    config: EvalConfig, sample: Sample, index: int, prompt: str, *steps: Generation, **fields
+) -> Completion:
     answer = steps[-1]
     record = Completion(
         task=sample.task,
@@ -133,32 +153,45 @@ def _record(config: EvalConfig, sample: Sample, index: int, prompt: str, *steps:
         finish_reason=answer.finish_reason,
         usage=_usage(*steps),
         model=config.model,
-        params={"temperature": config.temperature, "top_p": config.top_p, "max_new_tokens": config.new_tokens},
+        params={
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "max_new_tokens": config.new_tokens,
+        },
         **fields,
     )
     return record.rescore()
 
 
-def run_chunk(config: EvalConfig, task: Task, samples: Sequence[Sample], model, tokenizer) -> list[Completion]:
+def run_chunk(
+    config: EvalConfig, task: Task, samples: Sequence[Sample], model, tokenizer
+) -> list[Completion]:
     """Generate and record every sample (k of them under self-consistency) of a few questions."""
     k = config.self_consistency
     encoder_decoder = bool(model.config.is_encoder_decoder)
     first_prompts = [build_prompt(config, task, s.question, encoder_decoder) for s in samples]
     sampling = {"temperature": config.temperature, "top_p": config.top_p}
     common = {"batch_size": config.batch_size, "stop": config.stop_strings}
-    first = generate(model, tokenizer, first_prompts, max_new_tokens=config.new_tokens, n=k, **sampling, **common)
+    first = generate(
+        model, tokenizer, first_prompts, max_new_tokens=config.new_tokens, n=k, **sampling, **common
+    )
 
     records = []
     if config.method == "zs_cot":
         # Step 2 (always greedy): the prompt and the rationale as generated, then the task's trigger.
         answer_prompts = [
-            prompts.zs_cot_step2(samples[i // k].question, g.text, task.spec.trigger) for i, g in enumerate(first)
+            prompts.zs_cot_step2(samples[i // k].question, g.text, task.spec.trigger)
+            for i, g in enumerate(first)
         ]
-        answers = generate(model, tokenizer, answer_prompts, max_new_tokens=config.answer_max_new_tokens, **common)
+        answers = generate(
+            model, tokenizer, answer_prompts, max_new_tokens=config.answer_max_new_tokens, **common
+        )
         for i, (rationale, answer) in enumerate(zip(first, answers, strict=True)):
             sample, prompt = samples[i // k], first_prompts[i // k]
             extra = {"rationale_finish_reason": rationale.finish_reason, "answer_prompt": answer_prompts[i]}
-            records.append(_record(config, sample, i % k, prompt, rationale, answer, rationale=rationale.text, **extra))
+            records.append(
+                _record(config, sample, i % k, prompt, rationale, answer, rationale=rationale.text, **extra)
+            )
         return records
     for i, g in enumerate(first):
         rationale = split_student_output(g.text) if config.method == "ft_cot" else None
@@ -221,7 +254,13 @@ def majority_vote(records: Sequence[Completion]) -> dict:
     n = len(by_question)
     k = max((len(g) for g in by_question.values()), default=0)
     low, high = wilson_interval(correct, n)
-    return {"k": k, "n": n, "correct": correct, "accuracy": 100.0 * correct / n if n else 0.0, "ci95": [low, high]}
+    return {
+        "k": k,
+        "n": n,
+        "correct": correct,
+        "accuracy": 100.0 * correct / n if n else 0.0,
+        "ci95": [low, high],
+    }
 
 
 def compute_metrics(records: Sequence[Completion]) -> dict:
@@ -257,7 +296,9 @@ def _check_resumable(run_dir: Path, settings: dict) -> None:
     changed = [k for k in RESUME_KEYS if k in old and old[k] != settings[k]]
     if changed:
         diffs = ", ".join(f"{k}: {old[k]!r} there, {settings[k]!r} now" for k in changed)
-        raise ConfigError(f"{run_dir} holds a different evaluation ({diffs}): choose another --out or delete it")
+        raise ConfigError(
+            f"{run_dir} holds a different evaluation ({diffs}): choose another --out or delete it"
+        )
 
 
 def evaluate(config: EvalConfig) -> Path:
@@ -267,7 +308,13 @@ def evaluate(config: EvalConfig) -> Path:
     task = get_task(config.task)
     samples = task.samples(config.split, limit=config.limit)
     run_dir = Path(config.out)
-    settings = {**config.model_dump(mode="json"), "stage": "eval", "task": task.name}
+    settings = {
+        **config.model_dump(mode="json"),
+        "stage": "eval",
+        "task": task.name,
+        "max_new_tokens": config.new_tokens,
+        "stop": config.stop_strings,
+    }
     _check_resumable(run_dir, settings)
 
     model, tokenizer = load_model(config.model, device=config.device)
@@ -275,8 +322,6 @@ def evaluate(config: EvalConfig) -> Path:
     k = config.self_consistency
     manifest = {
         **settings,
-        "max_new_tokens": config.new_tokens,
-        "stop": config.stop_strings,
         "model_params": sum(p.numel() for p in model.parameters()),
         "encoder_decoder": bool(model.config.is_encoder_decoder),
         "model_manifest": _model_provenance(config.model),
@@ -290,13 +335,19 @@ def evaluate(config: EvalConfig) -> Path:
             for record in run_chunk(config, task, chunk, model, tokenizer):
                 writer.write(record)
             generated += len(chunk) * k
-            log.info("%s: %d/%d questions", run_dir, len(samples) - len(pending) + generated // k, len(samples))
+            log.info(
+                "%s: %d/%d questions", run_dir, len(samples) - len(pending) + generated // k, len(samples)
+            )
     elapsed = time.perf_counter() - started
 
     wanted = {(s.task, s.id) for s in samples}
     records = [r for r in read_records(run_dir) if (r.task, r.sample_id) in wanted and r.sample_index < k]
     metrics = compute_metrics(records)
-    timing = {"samples": generated, "seconds": round(elapsed, 2), "samples_per_s": generated / elapsed if generated else None}
+    timing = {
+        "samples": generated,
+        "seconds": round(elapsed, 2),
+        "samples_per_s": generated / elapsed if generated else None,
+    }
     (run_dir / METRICS_FILE).write_text(json.dumps({**metrics, "timing": timing}, indent=2))
     write_manifest(run_dir, {"status": "done", "metrics": metrics, "timing": timing})
     return run_dir

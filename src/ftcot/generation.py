@@ -70,7 +70,9 @@ def _sampling_args(temperature: float, top_p: float) -> dict:
     return {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
 
 
-def _finish(tokenizer, new_ids: list[int], eos_ids: set[int], stop: Sequence[str], prompt_tokens: int) -> Generation:
+def _finish(
+    tokenizer, new_ids: list[int], eos_ids: set[int], stop: Sequence[str], prompt_tokens: int
+) -> Generation:
     """Read one row of generated ids: text up to EOS (or the padding after an early stop), cut at stop strings."""
     end_ids = eos_ids | {tokenizer.pad_token_id}
     ended_at = next((i for i, t in enumerate(new_ids) if t in end_ids), None)

@@ -21,7 +21,6 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +116,7 @@ def _fields(config: type[BaseModel], set_by_pipeline: set[str]) -> set[str]:
 def _section_fields() -> dict[str, set[str]]:
     from ftcot.curate import CurateConfig
     from ftcot.evaluate import EvalConfig
-    from ftcot.teach import TeachConfig
+    from ftcot.teach.driver import TeachConfig
     from ftcot.train.config import TrainConfig
 
     return {
@@ -126,7 +125,7 @@ def _section_fields() -> dict[str, set[str]]:
         "students": _fields(TrainConfig, {"data_dir", "out", "method"}) | {"methods"},
         "eval": _fields(EvalConfig, {"model", "task", "method", "out"}),
         "baselines": _fields(EvalConfig, {"task", "out"}),
-        "report": {"html", "markdown"},
+        "report": {"html", "markdown", "note"},
     }
 
 
@@ -146,8 +145,6 @@ def plan(recipe: Recipe, run_dir: Path) -> list[Stage]:
     for task in recipe.tasks:
         for diverse in _as_list(recipe.teacher.get("diverse", 1)):
             teach_settings = {**recipe.teacher, "task": task, "diverse": diverse}
-            if diverse == 1 and "temperature" not in recipe.teacher:
-                teach_settings["temperature"] = 0.0
             spec = str(teach_settings.get("teacher", "recorded")).replace(":", "_").replace("/", "_")
             teach = Stage("teach", f"{task}-{spec}-D{diverse}", teach_settings)
             stages.append(teach)
@@ -212,7 +209,7 @@ def run(recipe: Recipe, run_dir: str | Path, *, dry_run: bool = False, on_stage:
 
 
 def _run_teach(stage: Stage) -> None:
-    from ftcot.teach import TeachConfig, teach
+    from ftcot.teach.driver import TeachConfig, teach
 
     teach(TeachConfig(**stage.settings, out=stage.dir))
 
@@ -264,3 +261,52 @@ def builtin_recipe(name: str) -> str:
         return resources.files("ftcot").joinpath(f"recipes/{name}.toml").read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"no built-in recipe {name!r}") from None
+
+
+# The `--quick` demo: the same pipeline on a subset, small enough for about five minutes on 2 CPU cores.
+QUICK_OVERRIDES = {
+    "curate": {"train_questions": 40},
+    "students": {"epochs": 2, "val_limit": 8},
+    "eval": {"limit": 24},
+    "report": {"note": "Quick demo: 40 training questions, 2 epochs, 24 test questions. Not a result."},
+}
+
+
+def quick(recipe: Recipe) -> Recipe:
+    data = recipe.model_dump()
+    data["curate"] = {**data["curate"], **QUICK_OVERRIDES["curate"]}
+    data["students"] = [{**s, **QUICK_OVERRIDES["students"]} for s in data["students"]]
+    data["eval"] = {**data["eval"], **QUICK_OVERRIDES["eval"]}
+    data["report"] = {**data["report"], **QUICK_OVERRIDES["report"]}
+    data["name"] = f"{recipe.name}-quick"
+    return Recipe.model_validate(data)
+
+
+def estimate_cost(stages: list[Stage]) -> float | None:
+    """The teacher's estimated cost of the stages not yet done (US$), from the teacher's dry run."""
+    from ftcot.teach.driver import TeachConfig, teach
+
+    total = None
+    for stage in stages:
+        if stage.kind != "teach" or stage.done:
+            continue
+        path = teach(TeachConfig(**stage.settings, out=stage.dir, dry_run=True))
+        estimate = _read_estimate(path)
+        if estimate is not None:
+            total = (total or 0.0) + estimate
+    return total
+
+
+def _read_estimate(path: Path | None) -> float | None:
+    from ftcot.records import read_manifest
+
+    if path is None:
+        return None
+    manifest = read_manifest(path)
+    for key in ("dry_run", "estimate"):
+        block = manifest.get(key)
+        if isinstance(block, dict):
+            for cost_key in ("cost", "estimated_cost", "cost_usd"):
+                if isinstance(block.get(cost_key), int | float):
+                    return float(block[cost_key])
+    return None

@@ -16,7 +16,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ftcot.answers import PREFIXES, AnswerFormat, check
@@ -53,13 +53,16 @@ class Completion:
     def key(self) -> tuple[str, int, int]:
         return (self.task, self.sample_id, self.sample_index)
 
+    def to_dict(self) -> dict:
+        # A shallow dict: asdict() deep-copies every nested dict, which dominates cached replays.
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return json.dumps(self.to_dict(), ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, d: dict) -> Completion:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**{k: v for k, v in d.items() if k in _FIELD_NAMES})
 
     def rescore(self) -> Completion:
         """Parse and check `answer_text` with the shared checker (fills prediction and correct)."""
@@ -67,6 +70,9 @@ class Completion:
         verdict = check(self.answer_text, self.gold, fmt, PREFIXES.get(self.method), self.finish_reason)
         self.prediction, self.correct = verdict.prediction, verdict.correct
         return self
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Completion))
 
 
 def read_records(path: str | Path) -> list[Completion]:

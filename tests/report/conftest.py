@@ -3,9 +3,8 @@ students' evaluations (records derived from the teacher's, so that every filter 
 and a training run with per-epoch history. No model is loaded: these tests are about reporting."""
 
 import dataclasses
-import random
-
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,24 @@ def _student_records(teacher, accuracy: float, method: str, seed: int):
     return records
 
 
+STUDENTS = [("student-d1", 0.2, 1, 1, 135_000_000), ("student-d4", 0.35, 4, 2, 135_000_000),
+            ("student-360m-d4", 0.5, 4, 3, 360_000_000)]  # fmt: skip
+
+
+def train_manifest(degree: int, params: int, epochs: list[dict]) -> dict:
+    """As ftcot.train writes it: D shows only as the most rationales kept for one question."""
+    curate_yield = {
+        "train_questions": 100,
+        "samples_per_question": {"mean": degree * 0.8, "min": 1, "max": degree},
+    }
+    return {
+        "stage": "train",
+        "data": {"train_rows": 100 * degree, "val_questions": 20, "curate": curate_yield},
+        "model": {"student": "smollm2", "checkpoint": "/cache/smollm2-135m-hf", "parameters": params},
+        "metrics": {"epochs": epochs, "best_val_accuracy": None},
+    }
+
+
 @pytest.fixture(scope="session")
 def runs_dir(tmp_path_factory):
     from ftcot.teach.recorded import recorded_teacher
@@ -40,21 +57,20 @@ def runs_dir(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("runs")
     teacher, _ = recorded_teacher(get_task("multiarith"), "test")
-    with RecordWriter(root / "teacher", {"stage": "teach", "model": "text-davinci-002", "task": "multiarith",
-                                         "cost_usd": 1.25}) as w:  # fmt: skip
+    # Manifests in the shapes the stages write (teach: yield.job_cost; train: model dict, data, metrics.epochs).
+    teach_manifest = {"stage": "teach", "method": "zs_cot", "teacher": "recorded", "task": "multiarith",
+                      "split": "test", "yield": {"job_cost": 1.25}, "last_run": {"spent": 0.0}}  # fmt: skip
+    with RecordWriter(root / "teacher", teach_manifest) as w:
         for r in teacher:
             w.write(r)
-    students = [("student-d1", 0.2, 1, 1, 135_000_000), ("student-d4", 0.35, 4, 2, 135_000_000),
-                ("student-360m-d4", 0.5, 4, 3, 360_000_000)]  # fmt: skip
-    for name, accuracy, degree, seed, params in students:
+    for name, accuracy, degree, seed, params in STUDENTS:
         manifest = {"stage": "eval", "model": name, "task": "multiarith", "split": "test", "method": "ft_cot",
-                    "model_params": params, "model_manifest": {"stage": "train", "diverse_degree": degree,
-                                                               "train_size": 100 * degree}}  # fmt: skip
+                    "model_params": params, "model_manifest": train_manifest(degree, params, epochs=[])}  # fmt: skip
         with RecordWriter(root / name, manifest) as w:
             for r in _student_records(teacher, accuracy, "ft_cot", seed):
                 w.write(r)
-    history = [{"epoch": e, "train_loss": 2.0 / e, "val_accuracy": 5.0 + 3 * e} for e in range(1, 6)]
+    epochs = [{"epoch": e, "train_loss": 2.0 / e, "val_accuracy": 5.0 + 3 * e} for e in range(1, 6)]
     (root / "train-d4").mkdir()
-    write_manifest(root / "train-d4", {"stage": "train", "model": "smollm2", "history": history})
+    write_manifest(root / "train-d4", train_manifest(4, 134_515_008, epochs))
     (root / "notes").mkdir()  # a folder that is not a run: skipped
     return root

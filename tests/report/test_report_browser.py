@@ -55,7 +55,11 @@ def count_text(driver) -> str:
 
 def expected_counts(runs_dir: Path) -> dict[str, int]:
     teacher_right = {r.sample_id for r in read_records(runs_dir / "teacher") if r.rescore().correct}
-    students = [r.rescore() for name in ("student-d1", "student-d4", "student-360m-d4") for r in read_records(runs_dir / name)]
+    students = [
+        r.rescore()
+        for name in ("student-d1", "student-d4", "student-360m-d4")
+        for r in read_records(runs_dir / name)
+    ]
     return {
         "all": len(students),
         "correct": sum(r.correct for r in students),
@@ -67,7 +71,9 @@ def expected_counts(runs_dir: Path) -> dict[str, int]:
 def test_page_opens_with_tables_and_samples(page):
     assert page.title == "ftcot report"
     headings = [h.text for h in page.find_elements("css selector", "h2")]
-    assert {"Accuracy by model, method and task", "Evaluations", "Teacher yield", "Plots", "Samples"} <= set(headings)
+    assert {"Accuracy by model, method and task", "Evaluations", "Teacher yield", "Plots", "Samples"} <= set(
+        headings
+    )
     assert len(visible_samples(page)) == 100  # the first page of 540
     assert count_text(page) == "showing 100 of 540 (540 in all)"
 
@@ -101,7 +107,12 @@ def test_sample_shows_question_teacher_student_and_answers(page):
     page.find_element("id", "filter-teacher-right-student-wrong").click()
     card = visible_samples(page)[0]
     labels = [x.text.lower() for x in card.find_elements("css selector", ".label")]
-    assert labels[:4] == ["question", "teacher rationale (text-davinci-002)", "teacher answer", "student output"]
+    assert labels[:4] == [
+        "question",
+        "teacher rationale (text-davinci-002)",
+        "teacher answer",
+        "student output",
+    ]
     texts = [x.text for x in card.find_elements("css selector", ".text")]
     assert all(texts) and "-->" in texts[3]
     assert card.find_element("css selector", ".answers").text.startswith("gold ")

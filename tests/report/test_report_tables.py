@@ -6,7 +6,7 @@ import pytest
 
 from ftcot.errors import DataError
 from ftcot.records import read_records
-from ftcot.report import compare, find_runs, markdown, report
+from ftcot.report import compare, find_runs, report
 from ftcot.report.runs import epoch_history, find_number
 
 
@@ -18,6 +18,8 @@ def test_finds_each_kind_one_level_down(runs_dir):
     # A run folder given directly is that run.
     [student] = find_runs([runs_dir / "student-d4"])
     assert student.diverse_degree == 4 and student.train_size == 400 and student.params == 135_000_000
+    [train] = find_runs([runs_dir / "train-d4"])
+    assert train.model == "smollm2" and train.params == 134_515_008
 
 
 def test_not_a_run_is_an_error(runs_dir):

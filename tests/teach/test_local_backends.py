@@ -94,3 +94,16 @@ def test_vllm_is_optional():
     if importlib.util.find_spec("vllm") is None:
         with pytest.raises(ConfigError, match="pip install"):
             get_backend("vllm:some/model", tensor_parallel_size=2)
+
+
+@pytest.mark.slow
+def test_llamacpp_backend_in_process(tmp_path):
+    pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (pip install 'ftcot[llamacpp]')")
+    out = tmp_path / "run"
+    cfg = TeachConfig(teacher="llamacpp:smollm2", task="multiarith", out=out, limit=1, diverse=2,
+                      max_tokens=24, answer_max_tokens=8, progress=False)  # fmt: skip
+    teach(cfg)
+    records = read_records(out)
+    assert len(records) == 2 and all(r.rationale for r in records)
+    assert all(r.usage["completion_tokens"] > 0 for r in records)
+    assert read_manifest(out)["last_run"]["requests"] == 2 + 2  # no n: one call per rationale, one per answer

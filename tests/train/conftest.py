@@ -21,8 +21,16 @@ QUESTIONS = [
 
 
 def make_row(i: int, question: str, rationale: str | None, answer: str, **extra) -> dict:
-    return {"task": "toy", "sample_id": i, "sample_index": 0, "question": question, "answer": answer,
-            "answer_type": "number", "rationale": rationale, **extra}
+    return {
+        "task": "toy",
+        "sample_id": i,
+        "sample_index": 0,
+        "question": question,
+        "answer": answer,
+        "answer_type": "number",
+        "rationale": rationale,
+        **extra,
+    }
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -46,9 +54,16 @@ def tiny_decoder(tmp_path_factory, tokenizer) -> str:
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     folder = tmp_path_factory.mktemp("tiny-llama")
     LlamaForCausalLM(config).save_pretrained(folder)
@@ -63,8 +78,15 @@ def tiny_encoder_decoder(tmp_path_factory, tokenizer) -> str:
 
     torch.manual_seed(0)
     config = T5Config(
-        vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, dropout_rate=0.0,
-        decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_heads=4,
+        dropout_rate=0.0,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
     folder = tmp_path_factory.mktemp("tiny-t5")

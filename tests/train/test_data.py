@@ -51,20 +51,29 @@ def test_encoder_decoder_labels_are_the_target_plus_eos(tokenizer):
 
 def test_collator_pads_to_the_batch_longest_and_masks_padding():
     collate = Collator(pad_token_id=0)
-    batch = collate([
-        {"input_ids": [5, 6, 7], "labels": [-100, 6, 7]},
-        {"input_ids": [5, 6], "labels": [-100, 6]},
-    ])
+    batch = collate(
+        [
+            {"input_ids": [5, 6, 7], "labels": [-100, 6, 7]},
+            {"input_ids": [5, 6], "labels": [-100, 6]},
+        ]
+    )
     assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 6, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [-100, 6, -100]]
 
 
 def test_collator_pads_step_by_step_pairs_separately():
-    batch = Collator(pad_token_id=0)([
-        {"input_ids": [1], "labels": [1], "rationale_input_ids": [2, 3, 4], "rationale_labels": [-100, 3, 4]},
-        {"input_ids": [1, 2], "labels": [1, 2], "rationale_input_ids": [2], "rationale_labels": [2]},
-    ])
+    batch = Collator(pad_token_id=0)(
+        [
+            {
+                "input_ids": [1],
+                "labels": [1],
+                "rationale_input_ids": [2, 3, 4],
+                "rationale_labels": [-100, 3, 4],
+            },
+            {"input_ids": [1, 2], "labels": [1, 2], "rationale_input_ids": [2], "rationale_labels": [2]},
+        ]
+    )
     assert batch["input_ids"].shape == (2, 2)
     assert batch["rationale_input_ids"].shape == (2, 3)
     assert batch["rationale_labels"].tolist() == [[-100, 3, 4], [2, -100, -100]]
@@ -84,12 +93,36 @@ def test_select_rows_vanilla_takes_every_question_once(data_dir):
     ("row", "field", "message"),
     [
         ({"task": "t", "sample_id": 0, "answer": "5", "answer_type": "number"}, "question", "missing"),
-        ({"task": "t", "sample_id": 0, "question": "q", "answer": "five", "answer_type": "number"}, "answer", "not a number"),
-        ({"task": "t", "sample_id": 0, "question": "q", "answer": "F", "answer_type": "choice:ABCDE"}, "answer", "letters"),
-        ({"task": "t", "sample_id": 0, "question": "q", "answer": "maybe", "answer_type": "yesno"}, "answer", "yes/no"),
-        ({"task": "t", "sample_id": 0, "question": "q", "answer": "5", "answer_type": "decimal"}, "answer_type", "unknown"),
-        ({"task": "t", "sample_id": "0", "question": "q", "answer": "5", "answer_type": "number"}, "sample_id", "int"),
-        ({"task": "t", "sample_id": 0, "question": "q", "answer": 5, "answer_type": "number"}, "answer", "str"),
+        (
+            {"task": "t", "sample_id": 0, "question": "q", "answer": "five", "answer_type": "number"},
+            "answer",
+            "not a number",
+        ),
+        (
+            {"task": "t", "sample_id": 0, "question": "q", "answer": "F", "answer_type": "choice:ABCDE"},
+            "answer",
+            "letters",
+        ),
+        (
+            {"task": "t", "sample_id": 0, "question": "q", "answer": "maybe", "answer_type": "yesno"},
+            "answer",
+            "yes/no",
+        ),
+        (
+            {"task": "t", "sample_id": 0, "question": "q", "answer": "5", "answer_type": "decimal"},
+            "answer_type",
+            "unknown",
+        ),
+        (
+            {"task": "t", "sample_id": "0", "question": "q", "answer": "5", "answer_type": "number"},
+            "sample_id",
+            "int",
+        ),
+        (
+            {"task": "t", "sample_id": 0, "question": "q", "answer": 5, "answer_type": "number"},
+            "answer",
+            "str",
+        ),
     ],
 )
 def test_bad_rows_name_file_line_and_field(tmp_path, row, field, message):
@@ -120,8 +153,9 @@ def test_format_check_passes_real_rendering_and_prints_it(tokenizer, data_dir, c
     rows = select_rows(load_rows(data_dir / "train.jsonl"), "ft_cot")
     console = Console(file=None, force_terminal=False, width=100)
     for encoder_decoder in (False, True):
-        check_format(tokenizer, rows, method="ft_cot", encoder_decoder=encoder_decoder, max_length=512,
-                     console=console)
+        check_format(
+            tokenizer, rows, method="ft_cot", encoder_decoder=encoder_decoder, max_length=512, console=console
+        )
     printed = capsys.readouterr().out
     assert "Tom has 2 + 3 = 5 apples. --> 5" in printed
 
@@ -142,3 +176,26 @@ def test_format_check_catches_a_leaking_or_missing_completion(tokenizer):
     with pytest.raises(DataError, match="misaligned"):
         enc.labels[-1] = 12345
         split_tokens(tokenizer, enc, encoder_decoder=False)
+
+
+def test_length_grouped_batches_pad_less_and_cover_every_row_once():
+    import random
+
+    import torch
+
+    from ftcot.train.trainer import LengthGroupedSampler
+
+    lengths = [random.Random(i).randint(20, 200) for i in range(100)]
+    torch.manual_seed(0)
+    order = list(LengthGroupedSampler(lengths, batch_size=8))
+    assert sorted(order) == list(range(100))
+    batches = [order[i : i + 8] for i in range(0, 100, 8)]
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    torch.manual_seed(0)
+    shuffled = torch.randperm(100).tolist()
+    padded_shuffled = sum(
+        max(lengths[i] for i in shuffled[i : i + 8]) * len(shuffled[i : i + 8]) for i in range(0, 100, 8)
+    )
+    assert sum(lengths) / padded > 0.95 > sum(lengths) / padded_shuffled
+    torch.manual_seed(1)
+    assert list(LengthGroupedSampler(lengths, batch_size=8)) != order  # a new order each epoch

@@ -20,10 +20,33 @@ def test_two_process_ddp_training_on_cpu(tiny_decoder, data_dir, tmp_path):
     out = tmp_path / "out"
     launcher = [sys.executable, "-m", "accelerate.commands.launch"]
     command = [
-        *launcher, "--config_file", str(ROOT / "configs/accelerate/ddp.yaml"), "--num_processes", "2",
-        "--mixed_precision", "no", "--main_process_port", str(free_port()),
-        "-m", "ftcot.cli", "train", str(data_dir), "--student", tiny_decoder, "--out", str(out),
-        "--epochs", "2", "--batch-size", "2", "--max-length", "64", "--val-max-new-tokens", "4", "--lr", "3e-3",
+        *launcher,
+        "--config_file",
+        str(ROOT / "configs/accelerate/ddp.yaml"),
+        "--num_processes",
+        "2",
+        "--mixed_precision",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "ftcot.cli",
+        "train",
+        str(data_dir),
+        "--student",
+        tiny_decoder,
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--max-length",
+        "64",
+        "--val-max-new-tokens",
+        "4",
+        "--lr",
+        "3e-3",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

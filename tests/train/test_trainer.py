@@ -24,8 +24,11 @@ def losses(out) -> list[float]:
 
 
 def test_full_finetune_lowers_the_loss_and_writes_a_student(tiny_decoder, data_dir, tmp_path):
-    out = train(TrainConfig(data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", epochs=4, batch_size=3,
-                            **FAST))
+    out = train(
+        TrainConfig(
+            data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", epochs=4, batch_size=3, **FAST
+        )
+    )
     history = manifest(out)["metrics"]["epochs"]
     assert [e["epoch"] for e in history] == [1, 2, 3, 4]
     assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.5
@@ -52,8 +55,16 @@ class _Memorise(TrainerCallback):
 def test_val_accuracy_is_real_and_the_best_epoch_is_kept(tiny_decoder, data_dir, tmp_path):
     """The vanilla student memorises 7 one-token answers; val accuracy must see it through the answer checker."""
     seen = _Memorise()
-    config = TrainConfig(data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", method="vanilla",
-                         epochs=25, batch_size=7, save_total_limit=1, **{**FAST, "lr": 1e-2})
+    config = TrainConfig(
+        data_dir=data_dir,
+        student=tiny_decoder,
+        out=tmp_path / "out",
+        method="vanilla",
+        epochs=25,
+        batch_size=7,
+        save_total_limit=1,
+        **{**FAST, "lr": 1e-2},
+    )
     out = train(config, callbacks=[seen])
     m = manifest(out)["metrics"]
     assert seen.accuracies[0] < 100 and max(seen.accuracies) == 100.0
@@ -65,14 +76,30 @@ def test_val_accuracy_is_real_and_the_best_epoch_is_kept(tiny_decoder, data_dir,
 
     model = AutoModelForCausalLM.from_pretrained(out)
     tokenizer = AutoTokenizer.from_pretrained(out)
-    correct, results = score_rows(model, tokenizer, load_rows(data_dir / "val.jsonl"), method="vanilla",
-                                  step_by_step=False, max_new_tokens=4, batch_size=2)
+    correct, results = score_rows(
+        model,
+        tokenizer,
+        load_rows(data_dir / "val.jsonl"),
+        method="vanilla",
+        step_by_step=False,
+        max_new_tokens=4,
+        batch_size=2,
+    )
     assert correct == 2, results
 
 
 def test_lora_saves_the_adapter_and_merged_weights(tiny_decoder, data_dir, tmp_path):
-    out = train(TrainConfig(data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", lora=True, epochs=2,
-                            batch_size=3, **{**FAST, "lr": 1e-2}))
+    out = train(
+        TrainConfig(
+            data_dir=data_dir,
+            student=tiny_decoder,
+            out=tmp_path / "out",
+            lora=True,
+            epochs=2,
+            batch_size=3,
+            **{**FAST, "lr": 1e-2},
+        )
+    )
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     merged = load_file(out / "model.safetensors")
     assert not any("lora" in k for k in merged)
@@ -85,16 +112,34 @@ def test_lora_saves_the_adapter_and_merged_weights(tiny_decoder, data_dir, tmp_p
 
 
 def test_encoder_decoder_student_trains(tiny_encoder_decoder, data_dir, tmp_path):
-    out = train(TrainConfig(data_dir=data_dir, student=tiny_encoder_decoder, out=tmp_path / "out", epochs=3,
-                            batch_size=3, **FAST))
+    out = train(
+        TrainConfig(
+            data_dir=data_dir,
+            student=tiny_encoder_decoder,
+            out=tmp_path / "out",
+            epochs=3,
+            batch_size=3,
+            **FAST,
+        )
+    )
     history = losses(out)
     assert history[-1] < history[0] - 0.5
     assert manifest(out)["model"]["encoder_decoder"] is True
 
 
 def test_step_by_step_trains_both_tasks(tiny_decoder, data_dir, tmp_path):
-    out = train(TrainConfig(data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", step_by_step=True,
-                            sbs_alpha=0.5, epochs=3, batch_size=3, **FAST))
+    out = train(
+        TrainConfig(
+            data_dir=data_dir,
+            student=tiny_decoder,
+            out=tmp_path / "out",
+            step_by_step=True,
+            sbs_alpha=0.5,
+            epochs=3,
+            batch_size=3,
+            **FAST,
+        )
+    )
     history = losses(out)
     assert history[-1] < history[0] - 0.5
 
@@ -112,7 +157,9 @@ class _CountSteps(TrainerCallback):
 
 
 def test_resume_after_a_crash_gives_the_same_weights(tiny_decoder, data_dir, tmp_path):
-    common = dict(data_dir=data_dir, student=tiny_decoder, epochs=2, batch_size=2, eval_every_epoch=False, **FAST)
+    common = dict(
+        data_dir=data_dir, student=tiny_decoder, epochs=2, batch_size=2, eval_every_epoch=False, **FAST
+    )
     straight = train(TrainConfig(out=tmp_path / "straight", **common))
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(out=tmp_path / "crashed", **common), callbacks=[_CrashAfterFirstSave()])
@@ -131,7 +178,12 @@ def test_resume_after_a_crash_gives_the_same_weights(tiny_decoder, data_dir, tmp
 
 def test_paper_preset_fills_only_unset_fields(tmp_path):
     config = TrainConfig(data_dir=tmp_path, student="x", out=tmp_path, preset="paper", lr=1e-4)
-    assert (config.epochs, config.batch_size, config.max_length, config.lr_scheduler) == (20, 8, 512, "constant")
+    assert (config.epochs, config.batch_size, config.max_length, config.lr_scheduler) == (
+        20,
+        8,
+        512,
+        "constant",
+    )
     assert config.lr == 1e-4
     with pytest.raises(ConfigError, match="step-by-step"):
         TrainConfig(data_dir=tmp_path, student="x", out=tmp_path, method="vanilla", step_by_step=True)
@@ -142,8 +194,18 @@ def test_cli_trains_the_vanilla_baseline_with_one_flag(tiny_decoder, data_dir, t
 
     from ftcot.cli import app
 
-    args = ["train", str(data_dir), "--student", tiny_decoder, "--epochs", "1", "--max-length", "64",
-            "--val-max-new-tokens", "4"]
+    args = [
+        "train",
+        str(data_dir),
+        "--student",
+        tiny_decoder,
+        "--epochs",
+        "1",
+        "--max-length",
+        "64",
+        "--val-max-new-tokens",
+        "4",
+    ]
     for method in ("ft_cot", "vanilla"):
         result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / method), "--method", method])
         assert result.exit_code == 0, result.output

@@ -78,7 +78,9 @@ def paper_table(runs: list[Run]) -> Table:
     tasks: list[str] = []
     for task, (accuracy, split) in teacher_accuracy(runs).items():
         teacher_models = {r.model for r in runs if r.kind == "teach" and r.task == task} or {"teacher"}
-        cells[("teacher: " + ", ".join(sorted(teacher_models)), "–", "zs_cot")][task] = f"{pct(accuracy)} ({split})"
+        cells[("teacher: " + ", ".join(sorted(teacher_models)), "–", "zs_cot")][task] = (
+            f"{pct(accuracy)} ({split})"
+        )
         tasks.append(task)
     for run in runs:
         if run.kind == "eval" and run.metrics:
@@ -89,12 +91,16 @@ def paper_table(runs: list[Run]) -> Table:
     tasks = sorted(set(tasks))
     # Teacher first, then students from small to large, as the paper orders them.
     order = sorted(cells, key=lambda row: (not row[0].startswith("teacher"), sizes.get(row, 0), row))
-    table = Table("Accuracy by model, method and task", ["model", "size", "method", *tasks], note="Accuracy in %.")
+    table = Table(
+        "Accuracy by model, method and task", ["model", "size", "method", *tasks], note="Accuracy in %."
+    )
     table.rows = [[*row, *(cells[row].get(t, "–") for t in tasks)] for row in order]
     return table
 
 
-COST_KEYS = ("cost_usd", "total_cost_usd", "cost", "total_cost", "usd")
+# The teach stage states the whole job's cost as yield.job_cost (cached answers included), and what
+# this session paid as last_run.spent; other writers may use the plainer names.
+COST_KEYS = ("job_cost", "cost_usd", "total_cost_usd", "total_cost", "cost")
 
 
 def yield_table(runs: list[Run]) -> Table:
@@ -115,6 +121,7 @@ def yield_table(runs: list[Run]) -> Table:
         splits = "/".join(sorted({r.split for r in records if r.split})) or "?"
         tokens = sum(int(r.usage.get("completion_tokens", 0) or 0) for r in records)
         cost = find_number(run.manifest, COST_KEYS)
+        cost = find_number(run.manifest, ("spent",)) if cost is None else cost
         per_kept = f"{cost / len(kept):.4f}" if cost is not None and kept else "–"
         table.rows.append([
             run.name, run.model, run.task, splits, str(len(questions)), str(max(r.sample_index for r in records) + 1),

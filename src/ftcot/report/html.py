@@ -56,7 +56,9 @@ def sample_rows(runs: list[Run]) -> list[dict]:
 
 def table_html(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    )
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
     return f"<h2>{html.escape(table.title)}</h2><div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{note}"
 
@@ -157,8 +159,9 @@ function el(tag, cls, text) {
 
 function block(label, text) {
   const wrap = el("div");
-  const shown = text === null || text === undefined ? "" : String(text).trim();
-  wrap.append(el("div", "label", label), el("div", "text", shown === "" ? "—" : shown));
+  const raw = text === null || text === undefined ? "" : String(text);
+  const shown = raw === "" ? "—" : raw.trim() === "" ? "(whitespace only)" : raw.trim();
+  wrap.append(el("div", "label", label), el("div", "text", shown));
   return wrap;
 }
 

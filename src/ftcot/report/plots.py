@@ -38,7 +38,9 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def accuracy_against(runs: list[Run], x_of, line_of, xlabel: str, title: str, log_x: bool = False) -> Plot | None:
+def accuracy_against(
+    runs: list[Run], x_of, line_of, xlabel: str, title: str, log_x: bool = False
+) -> Plot | None:
     """Accuracy of evaluations against a number each run knows (x_of(run)), one line per line_of(run)."""
     lines: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for run in runs:
@@ -96,9 +98,20 @@ def _degree(run: Run) -> str:
 
 def all_plots(runs: list[Run]) -> list[Plot]:
     plots = [
-        accuracy_against(runs, lambda r: r.diverse_degree, _student, "diverse degree D", "Accuracy vs diverse reasoning", True),
-        accuracy_against(runs, lambda r: r.train_size, _student, "training examples", "Accuracy vs training-set size", True),
-        accuracy_against(runs, lambda r: r.params, _degree, "student parameters", "Accuracy vs student size", True),
+        accuracy_against(
+            runs,
+            lambda r: r.diverse_degree,
+            _student,
+            "diverse degree D",
+            "Accuracy vs diverse reasoning",
+            True,
+        ),
+        accuracy_against(
+            runs, lambda r: r.train_size, _student, "training examples", "Accuracy vs training-set size", True
+        ),
+        accuracy_against(
+            runs, lambda r: r.params, _degree, "student parameters", "Accuracy vs student size", True
+        ),
         *(training_curves(run) for run in runs if run.kind == "train"),
     ]
     return [p for p in plots if p is not None]

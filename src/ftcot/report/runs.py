@@ -20,10 +20,12 @@ from ftcot.records import RECORDS_FILE, Completion, read_manifest, read_records
 log = logging.getLogger(__name__)
 
 KINDS = ("eval", "teach", "curate", "train")
-HISTORY_KEYS = ("history", "epochs", "log_history", "metrics")
+# Where per-epoch rows live: the train stage writes metrics.epochs; others may write history etc.
+HISTORY_KEYS = ("epochs", "history", "log_history", "metrics")
 # Names under which stages record a student's provenance; the first one found is used.
-DEGREE_KEYS = ("diverse_degree", "degree", "samples_per_question", "D", "n_samples", "num_samples")
-TRAIN_SIZE_KEYS = ("train_size", "train_examples", "n_train", "num_train", "training_examples", "examples")
+DEGREE_KEYS = ("diverse_degree", "diverse", "degree", "D")
+TRAIN_SIZE_KEYS = ("train_rows", "train_size", "train_examples", "n_train", "num_train", "training_examples")
+PARAMS_KEYS = ("model_params", "parameters", "num_parameters", "n_params")
 
 
 @dataclass
@@ -69,7 +71,11 @@ class Run:
 
     @property
     def model(self) -> str:
-        return str(self.get("model", "?"))
+        model = self.get("model", "?")
+        if isinstance(model, dict):  # the train stage: {"student": ..., "checkpoint": ..., "parameters": ...}
+            model = model.get("student") or model.get("checkpoint") or "?"
+        # A student is a folder: its name says which (runs/train/smollm2-d8 -> smollm2-d8).
+        return Path(str(model)).name if "/" in str(model) else str(model)
 
     @property
     def method(self) -> str:
@@ -77,29 +83,46 @@ class Run:
 
     @property
     def params(self) -> int | None:
-        value = find_number(self.manifest, ("model_params", "num_parameters", "n_params", "parameters"))
+        value = find_number(self.manifest, PARAMS_KEYS)
         return int(value) if value else None
 
     @property
+    def student_manifest(self) -> dict:
+        """What made the evaluated model: its folder's manifest (a trained student's), copied at eval time."""
+        return self.manifest.get("model_manifest") or {} if self.kind == "eval" else {}
+
+    @property
     def diverse_degree(self) -> float | None:
-        return find_number(self.manifest.get("model_manifest", {}), DEGREE_KEYS) if self.kind == "eval" else None
+        """The teacher's D for the student's training data. When no stage recorded D, the most rationales
+        kept for one question (the curate stage's samples_per_question.max) stands in: it is D when
+        the teacher got some question right D times, and a lower bound otherwise."""
+        degree = find_number(self.student_manifest, DEGREE_KEYS)
+        if degree is None:
+            kept = find_value(self.student_manifest, ("samples_per_question",), want=dict) or {}
+            degree = find_number(kept, ("max",), depth=0)
+        return degree
 
     @property
     def train_size(self) -> float | None:
-        return find_number(self.manifest.get("model_manifest", {}), TRAIN_SIZE_KEYS) if self.kind == "eval" else None
+        return find_number(self.student_manifest, TRAIN_SIZE_KEYS)
 
 
-def find_number(data, keys: tuple[str, ...], depth: int = 3) -> float | None:
-    """The first number stored under one of `keys`, searching nested dicts breadth first."""
+def find_value(data, keys: tuple[str, ...], depth: int = 3, want=(int, float)):
+    """The first value of type `want` stored under one of `keys`, searching nested dicts breadth first."""
     level = [data]
     for _ in range(depth + 1):
         for d in level:
             for k in keys:
                 value = d.get(k) if isinstance(d, dict) else None
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    return float(value)
+                if isinstance(value, want) and not isinstance(value, bool):
+                    return value
         level = [v for d in level if isinstance(d, dict) for v in d.values() if isinstance(v, dict)]
     return None
+
+
+def find_number(data, keys: tuple[str, ...], depth: int = 3) -> float | None:
+    value = find_value(data, keys, depth)
+    return None if value is None else float(value)
 
 
 def _history_like(manifest: dict) -> bool:
@@ -148,10 +171,15 @@ def epoch_history(run: Run) -> dict[str, list[tuple[float, float]]]:
     Accepts a list of per-epoch dicts under one of HISTORY_KEYS (or a Hugging Face
     trainer_state.json's log_history), or a dict of equal-length lists.
     """
-    rows = next((run.manifest[k] for k in HISTORY_KEYS if isinstance(run.manifest.get(k), list)), None)
-    if rows is None and isinstance(run.manifest.get("metrics"), dict):
-        columns = {k: v for k, v in run.manifest["metrics"].items() if isinstance(v, list)}
-        rows = [{k: v[i] for k, v in columns.items() if i < len(v)} for i in range(max(map(len, columns.values()), default=0))]
+    metrics = run.manifest.get("metrics") if isinstance(run.manifest.get("metrics"), dict) else {}
+    places = [run.manifest.get(k) for k in HISTORY_KEYS] + [metrics.get(k) for k in HISTORY_KEYS]
+    rows = next((p for p in places if isinstance(p, list) and p and isinstance(p[0], dict)), None)
+    if rows is None and metrics:
+        columns = {k: v for k, v in metrics.items() if isinstance(v, list)}
+        rows = [
+            {k: v[i] for k, v in columns.items() if i < len(v)}
+            for i in range(max(map(len, columns.values()), default=0))
+        ]
     state = run.path / "trainer_state.json"
     if rows is None and state.exists():
         rows = json.loads(state.read_text()).get("log_history", [])
@@ -162,6 +190,11 @@ def epoch_history(run: Run) -> dict[str, list[tuple[float, float]]]:
         epoch = row.get("epoch", i + 1)
         for key, value in row.items():
             wanted = "loss" in key or "acc" in key
-            if wanted and isinstance(value, int | float) and not isinstance(value, bool) and isinstance(epoch, int | float):
+            if (
+                wanted
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and isinstance(epoch, int | float)
+            ):
                 series.setdefault(key, []).append((float(epoch), float(value)))
     return series

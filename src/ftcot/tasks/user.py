@@ -23,6 +23,7 @@ from ftcot.tasks.base import Sample, Task, TaskSpec
 from ftcot.tasks.loaders import render_choices
 from ftcot.tasks.registry import TRIGGER_GENERIC, TRIGGER_NUMBER, TRIGGER_YESNO, trigger_choices
 
+
 def slug(text: str) -> str:
     """A file- and CLI-safe task name: 'My Data v2' -> 'my_data_v2'."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "task"

@@ -20,7 +20,7 @@ from pathlib import Path
 from ftcot.errors import ConfigError, FtcotError
 from ftcot.tasks import Sample
 from ftcot.teach.backends.base import Generation, SamplingParams
-from ftcot.teach.backends.openai_backend import split_tokens
+from ftcot.teach.backends.openai_backend import parse_reply, request_body
 from ftcot.teach.cache import cache_key
 
 log = logging.getLogger("ftcot.teach")
@@ -42,21 +42,8 @@ class BatchRequest:
 
 def request_line(request: BatchRequest, model: str, chat: bool) -> str:
     """One line of the batch input file: the same body a live request would send."""
-    body: dict = {
-        "model": model,
-        "temperature": request.params.temperature,
-        "top_p": request.params.top_p,
-        "max_tokens": request.params.max_tokens,
-    }
-    if request.params.n > 1:
-        body["n"] = request.params.n
-    if request.params.stop:
-        body["stop"] = list(request.params.stop)
-    if chat:
-        body["messages"] = [{"role": "user", "content": request.prompt}]
-    else:
-        body["prompt"] = request.prompt
     url = "/v1/chat/completions" if chat else "/v1/completions"
+    body = request_body(model, request.prompt, request.params, chat)
     return json.dumps({"custom_id": request.custom_id, "method": "POST", "url": url, "body": body})
 
 
@@ -66,17 +53,7 @@ def parse_result_line(line: str) -> tuple[str, list[Generation] | None]:
     response = item.get("response") or {}
     if item.get("error") or response.get("status_code") != 200:
         return item.get("custom_id", ""), None
-    body = response["body"]
-    usage = body.get("usage") or {}
-    choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
-    texts = [(c["message"].get("content") if "message" in c else c.get("text")) or "" for c in choices]
-    shares = split_tokens(int(usage.get("completion_tokens", 0)), [len(t) for t in texts])
-    prompt_tokens = int(usage.get("prompt_tokens", 0))
-    generations = [
-        Generation(text, c.get("finish_reason"), prompt_tokens if i == 0 else 0, share)
-        for i, (c, text, share) in enumerate(zip(choices, texts, shares, strict=True))
-    ]
-    return item["custom_id"], generations
+    return item["custom_id"], parse_reply(response["body"])
 
 
 class BatchRunner:

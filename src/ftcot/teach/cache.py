@@ -10,7 +10,6 @@ loses at most the requests that were still in flight.
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -38,14 +37,9 @@ def default_cache_path() -> Path:
 
 
 def cache_key(backend: str, model: str, prompt: str, params: SamplingParams, index: int) -> str:
-    payload = {
-        "backend": backend,
-        "model": model,
-        "prompt": prompt,
-        "params": params.key_fields(),
-        "index": index,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # Fields joined by NUL (which none of them contains before the prompt), the prompt last: unambiguous.
+    text = f"{backend}\0{model}\0{params.key_json}\0{index}\0{prompt}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass

@@ -25,7 +25,7 @@ from ftcot.prompts import GENERIC_ANSWER_TRIGGER, zs_cot_step1, zs_cot_step2
 from ftcot.records import Completion, RecordWriter, read_manifest, read_records, write_manifest
 from ftcot.tasks import Sample, Task, get_task
 from ftcot.teach.backends import RequestRefused, get_backend, parse_teacher
-from ftcot.teach.backends.base import Generation, SamplingParams, cache_model_name
+from ftcot.teach.backends.base import Generation, SamplingParams, cache_model_name, redact_url
 from ftcot.teach.cache import GenerationCache, cache_key
 from ftcot.teach.cost import CostTracker, estimate_tokens, load_prices, price_for, yield_report
 from ftcot.teach.engine import Engine, StopRequested, most_severe
@@ -366,7 +366,10 @@ def _manifest(config: TeachConfig, task: Task, samples: list[Sample], backend: d
         "limit": config.limit,
         "questions": len(samples),
         "trigger": answer_trigger(task, config.generic_trigger),
-        "settings": config.model_dump(mode="json", exclude={"out", "dry_run", "progress"}),
+        "settings": {
+            **config.model_dump(mode="json", exclude={"out", "dry_run", "progress"}),
+            "base_url": redact_url(config.base_url),  # never user:password@ or ?key=
+        },
     }
 
 

@@ -128,7 +128,9 @@ class Engine:
             found[i] = await asyncio.shield(future)
         return [found[i] for i in indices]  # type: ignore[misc]
 
-    async def _fetch_once(self, prompt: str, params: SamplingParams, keys: dict[int, str]) -> dict[int, Generation]:
+    async def _fetch_once(
+        self, prompt: str, params: SamplingParams, keys: dict[int, str]
+    ) -> dict[int, Generation]:
         """Fetch `keys`, letting concurrent callers of the same keys share the replies."""
         loop = asyncio.get_running_loop()
         for key in keys.values():
@@ -145,7 +147,9 @@ class Engine:
             self._in_flight.pop(key).set_result(fetched[i])
         return fetched
 
-    async def _fetch(self, prompt: str, params: SamplingParams, keys: dict[int, str]) -> dict[int, Generation]:
+    async def _fetch(
+        self, prompt: str, params: SamplingParams, keys: dict[int, str]
+    ) -> dict[int, Generation]:
         found: dict[int, Generation] = {}
         missing = list(keys)
         while missing:

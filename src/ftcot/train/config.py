@@ -35,7 +35,9 @@ class TrainConfig(BaseModel):
     data_dir: Path = Field(description="Data folder written by `ftcot curate` (train.jsonl, val.jsonl).")
     student: str = Field(description="Student: bundled short name (smollm2), .gguf file, folder or HF id.")
     out: Path = Field(description="Output folder: weights, tokenizer, checkpoints/, manifest.json.")
-    method: Literal["ft_cot", "vanilla"] = Field("ft_cot", description="Fine-tune-CoT or the vanilla baseline.")
+    method: Literal["ft_cot", "vanilla"] = Field(
+        "ft_cot", description="Fine-tune-CoT or the vanilla baseline."
+    )
     preset: Literal["paper"] | None = Field(None, description="Fill unset fields from a named recipe.")
 
     # optimisation
@@ -43,13 +45,19 @@ class TrainConfig(BaseModel):
     max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: run all epochs).")
     lr: float = Field(3e-4, gt=0, description="AdamW learning rate.")
     batch_size: int = Field(8, ge=1, description="Samples per device per step.")
-    grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps (effective batch = batch * accum * devices).")
-    lr_scheduler: str = Field("constant", description="transformers scheduler name: constant, linear, cosine, ...")
+    grad_accum: int = Field(
+        1, ge=1, description="Gradient accumulation steps (effective batch = batch * accum * devices)."
+    )
+    lr_scheduler: str = Field(
+        "constant", description="transformers scheduler name: constant, linear, cosine, ..."
+    )
     warmup_ratio: float = Field(0.0, ge=0, le=1, description="Fraction of steps for linear warmup.")
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, description="Gradient clipping (transformers' default).")
     max_length: int = Field(512, ge=8, description="Tokens kept of prompt + completion (the paper: 512).")
-    group_by_length: bool = Field(True, description="Length-grouped batches (less padding) instead of shuffled.")
+    group_by_length: bool = Field(
+        True, description="Length-grouped batches (less padding) instead of shuffled."
+    )
     seed: int = Field(0)
 
     # model
@@ -57,21 +65,31 @@ class TrainConfig(BaseModel):
     lora_r: int = Field(8, ge=1)
     lora_alpha: int = Field(16, ge=1)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
-    lora_target_modules: str = Field("all-linear", description="peft target_modules: 'all-linear' or comma list.")
-    bf16: bool | None = Field(None, description="bf16 mixed precision (None: on when a CUDA GPU supports it).")
+    lora_target_modules: str = Field(
+        "all-linear", description="peft target_modules: 'all-linear' or comma list."
+    )
+    bf16: bool | None = Field(
+        None, description="bf16 mixed precision (None: on when a CUDA GPU supports it)."
+    )
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory.")
     trust_remote_code: bool = Field(False, description="Run model code from the checkpoint (off by default).")
 
     # validation, checkpoints, logging
-    eval_every_epoch: bool = Field(True, description="Val accuracy (greedy generation) each epoch; keep the best.")
+    eval_every_epoch: bool = Field(
+        True, description="Val accuracy (greedy generation) each epoch; keep the best."
+    )
     val_max_new_tokens: int = Field(128, ge=1, description="Generation budget for validation answers.")
     val_batch_size: int = Field(16, ge=1)
     val_limit: int | None = Field(None, ge=1, description="Score only the first N val questions.")
     save_total_limit: int = Field(2, ge=1, description="Checkpoints kept (the best one is never deleted).")
     resume: bool = Field(False, description="Resume from the last checkpoint in OUT/checkpoints.")
-    logging_steps: int | None = Field(None, ge=1, description="Log the train loss every N steps (None: per epoch).")
+    logging_steps: int | None = Field(
+        None, ge=1, description="Log the train loss every N steps (None: per epoch)."
+    )
     report_to: str = Field("none", description="none, wandb, tensorboard (comma-separated).")
-    check_format: bool = Field(True, description="Render rows through the tokenizer and check the loss mask first.")
+    check_format: bool = Field(
+        True, description="Render rows through the tokenizer and check the loss mask first."
+    )
 
     # Distilling step-by-step (Hsieh et al. 2023)
     step_by_step: bool = Field(False, description="Multi-task loss: answer loss + alpha * rationale loss.")

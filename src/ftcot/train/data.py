@@ -56,7 +56,12 @@ def validate_row(row: object, path: Path, line_no: int) -> None:
         if name not in row or row[name] is None:
             raise DataError("missing required field", path=path, line=line_no, field=name)
         if not isinstance(row[name], kind) or isinstance(row[name], bool):
-            raise DataError(f"must be {kind.__name__}, got {type(row[name]).__name__}", path=path, line=line_no, field=name)
+            raise DataError(
+                f"must be {kind.__name__}, got {type(row[name]).__name__}",
+                path=path,
+                line=line_no,
+                field=name,
+            )
     if not row["question"].strip():
         raise DataError("empty question", path=path, line=line_no, field="question")
     rationale = row.get("rationale")
@@ -97,7 +102,9 @@ def select_rows(rows: list[dict], method: str) -> list[dict]:
 
 def render(row: dict, method: str, encoder_decoder: bool) -> TrainingExample:
     if method == "ft_cot":
-        return ft_cot_example(row["question"], row["rationale"], row["answer"], encoder_decoder=encoder_decoder)
+        return ft_cot_example(
+            row["question"], row["rationale"], row["answer"], encoder_decoder=encoder_decoder
+        )
     return vanilla_example(row["question"], row["answer"], encoder_decoder=encoder_decoder)
 
 

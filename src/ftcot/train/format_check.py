@@ -50,8 +50,16 @@ def problems(row: dict, masked: str, trained: str, method: str, truncated: bool)
     return found
 
 
-def check_format(tokenizer, rows: list[dict], *, method: str, encoder_decoder: bool, max_length: int,
-                 n: int = 3, console: Console | None = None) -> None:
+def check_format(
+    tokenizer,
+    rows: list[dict],
+    *,
+    method: str,
+    encoder_decoder: bool,
+    max_length: int,
+    n: int = 3,
+    console: Console | None = None,
+) -> None:
     """Raise a DataError when a rendered row trains on the wrong tokens; print the rendering."""
     console = console or Console(stderr=True)
     for i, row in enumerate(rows[:n]):
@@ -66,4 +74,6 @@ def check_format(tokenizer, rows: list[dict], *, method: str, encoder_decoder: b
         console.print(Panel(text, title=title, subtitle="dim: masked prompt · green: trained", expand=False))
         found = problems(row, masked, trained, method, enc.truncated)
         if found:
-            raise DataError(f"format check failed for row {i} ({row['task']} #{row['sample_id']}): {'; '.join(found)}")
+            raise DataError(
+                f"format check failed for row {i} ({row['task']} #{row['sample_id']}): {'; '.join(found)}"
+            )

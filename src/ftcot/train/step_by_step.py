@@ -45,7 +45,9 @@ def build_dataset(tokenizer, rows: list[dict], encoder_decoder: bool, max_length
 
 
 def answer_example(row: dict, encoder_decoder: bool):
-    return vanilla_example(label_prompt_question(row["question"]), row["answer"], encoder_decoder=encoder_decoder)
+    return vanilla_example(
+        label_prompt_question(row["question"]), row["answer"], encoder_decoder=encoder_decoder
+    )
 
 
 def rationale_example(row: dict, encoder_decoder: bool):

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
 from ftcot.curate import TRAIN_FILE, VAL_FILE
@@ -36,11 +35,43 @@ from ftcot.train.validate import score_rows
 log = logging.getLogger(__name__)
 
 
+class LengthGroupedSampler(torch.utils.data.Sampler):
+    """Shuffled batches of rows of similar length: little padding, still a random order each epoch.
+
+    Rows are shuffled, cut into megabatches of `megabatch` batches, sorted by length inside
+    each megabatch and cut into batches; the batches are then shuffled. (transformers' own
+    sampler shrinks its megabatch to one batch on datasets of a few hundred rows, which the
+    paper's tasks are, and then groups nothing.) Randomness comes from torch's global
+    generator, which the Trainer seeds and restores on resume.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, megabatch: int = 64):
+        self.lengths, self.batch_size, self.megabatch = lengths, batch_size, megabatch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths)).tolist()
+        size = self.batch_size * self.megabatch
+        batches = []
+        for start in range(0, len(order), size):
+            group = sorted(order[start : start + size], key=lambda i: -self.lengths[i])
+            batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
+        # The loader cuts this order into consecutive batches: a short batch may only come last.
+        full = [b for b in batches if len(b) == self.batch_size]
+        short = [b for b in batches if len(b) < self.batch_size]
+        for b in torch.randperm(len(full)).tolist():
+            yield from full[b]
+        for batch in short:
+            yield from batch
+
+
 def train_sampler(dataset, batch_size: int, group_by_length: bool) -> torch.utils.data.Sampler:
     """Length-grouped order (rows of similar length share a batch, so little padding) or shuffled."""
     if not group_by_length:
         return torch.utils.data.RandomSampler(dataset)  # the public code's shuffled batches
-    return LengthGroupedSampler(batch_size, lengths=[sequence_length(f) for f in dataset.features])
+    return LengthGroupedSampler([sequence_length(f) for f in dataset.features], batch_size)
 
 
 class StudentTrainer(Trainer):
@@ -65,7 +96,9 @@ class StudentTrainer(Trainer):
         loss, outputs = sbs.step_by_step_loss(model, inputs, self.ftcot.sbs_alpha)
         return (loss, outputs) if return_outputs else loss
 
-    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+    def evaluate(
+        self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"
+    ) -> dict[str, float]:
         """Accuracy of greedy answers on the val questions (each process scores a strided shard)."""
         start = time.time()
         rank, world = self.args.process_index, self.args.world_size
@@ -74,9 +107,13 @@ class StudentTrainer(Trainer):
         # Equal shard sizes: under ZeRO-3/FSDP every process must run the same number of generate calls.
         padded = shard + self.val_rows[: math.ceil(len(self.val_rows) / world) - len(shard)]
         _, results = score_rows(
-            model, self.processing_class, padded,
-            method=self.ftcot.method, step_by_step=self.ftcot.step_by_step,
-            max_new_tokens=self.ftcot.val_max_new_tokens, batch_size=self.ftcot.val_batch_size,
+            model,
+            self.processing_class,
+            padded,
+            method=self.ftcot.method,
+            step_by_step=self.ftcot.step_by_step,
+            max_new_tokens=self.ftcot.val_max_new_tokens,
+            batch_size=self.ftcot.val_batch_size,
         )
         correct = sum(r["correct"] for r in results[: len(shard)])
         total = torch.tensor([correct], device=self.args.device)
@@ -113,7 +150,9 @@ def load_student(config: TrainConfig):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of the loss; EOS itself is trained
     if tokenizer.eos_token_id is None:
-        raise ConfigError(f"{config.student}: the tokenizer has no EOS token, so a student could not learn to stop")
+        raise ConfigError(
+            f"{config.student}: the tokenizer has no EOS token, so a student could not learn to stop"
+        )
     tokenizer.padding_side = "right" if encoder_decoder else "left"  # generation pads; training pads itself
     return model, tokenizer, checkpoint, encoder_decoder
 
@@ -138,11 +177,18 @@ def checkpointing_arguments(enabled: bool) -> dict:
         return {}
     names = TrainingArguments.__dataclass_fields__
     key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
-    return {key: True, f"{key}_kwargs": {"use_reentrant": False}}  # non-reentrant: works with LoRA's frozen inputs
+    return {
+        key: True,
+        f"{key}_kwargs": {"use_reentrant": False},
+    }  # non-reentrant: works with LoRA's frozen inputs
 
 
 def training_arguments(config: TrainConfig, has_val: bool) -> TrainingArguments:
-    bf16 = config.bf16 if config.bf16 is not None else torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    bf16 = (
+        config.bf16
+        if config.bf16 is not None
+        else torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    )
     scheduler = config.lr_scheduler
     if scheduler == "constant" and config.warmup_ratio > 0:
         scheduler = "constant_with_warmup"
@@ -182,29 +228,43 @@ def training_arguments(config: TrainConfig, has_val: bool) -> TrainingArguments:
 def build_train_data(config: TrainConfig, tokenizer, rows: list[dict], encoder_decoder: bool):
     rows = select_rows(rows, config.method)
     if not rows:
-        raise DataError(f"no rows usable for method {config.method!r} (ft_cot needs rows with a rationale)",
-                        path=Path(config.data_dir) / TRAIN_FILE)
+        raise DataError(
+            f"no rows usable for method {config.method!r} (ft_cot needs rows with a rationale)",
+            path=Path(config.data_dir) / TRAIN_FILE,
+        )
     if config.step_by_step:
         dataset, truncated = sbs.build_dataset(tokenizer, rows, encoder_decoder, config.max_length)
     else:
         dataset, truncated = build_dataset(tokenizer, rows, config.method, encoder_decoder, config.max_length)
     if truncated:
-        log.warning("%d of %d rows lose completion tokens to max_length=%d", truncated, len(rows), config.max_length)
+        log.warning(
+            "%d of %d rows lose completion tokens to max_length=%d", truncated, len(rows), config.max_length
+        )
     return rows, dataset, truncated
 
 
 def run_format_check(config: TrainConfig, tokenizer, rows: list[dict], encoder_decoder: bool) -> None:
     if config.step_by_step:  # the answer task; the rationale task is the same rendering with another target
         rows = [{**r, "question": sbs.label_prompt_question(r["question"])} for r in rows]
-        check_format(tokenizer, rows, method="vanilla", encoder_decoder=encoder_decoder, max_length=config.max_length)
+        check_format(
+            tokenizer, rows, method="vanilla", encoder_decoder=encoder_decoder, max_length=config.max_length
+        )
     else:
-        check_format(tokenizer, rows, method=config.method, encoder_decoder=encoder_decoder, max_length=config.max_length)
+        check_format(
+            tokenizer,
+            rows,
+            method=config.method,
+            encoder_decoder=encoder_decoder,
+            max_length=config.max_length,
+        )
 
 
 def resume_checkpoint(config: TrainConfig) -> str | None:
     last = get_last_checkpoint(str(config.checkpoint_dir)) if config.checkpoint_dir.is_dir() else None
     if last and not config.resume:
-        raise ConfigError(f"{config.checkpoint_dir} holds checkpoints: pass --resume to continue, or choose a new --out")
+        raise ConfigError(
+            f"{config.checkpoint_dir} holds checkpoints: pass --resume to continue, or choose a new --out"
+        )
     if config.resume and not last:
         log.warning("--resume: no checkpoint in %s, starting from the beginning", config.checkpoint_dir)
     return last
@@ -253,7 +313,9 @@ def train(config: TrainConfig, callbacks: list[TrainerCallback] | None = None) -
         model=model,
         args=args,
         train_dataset=dataset,
-        eval_dataset=dataset if args.eval_strategy != "no" else None,  # unused: evaluate() generates on val_rows
+        eval_dataset=dataset
+        if args.eval_strategy != "no"
+        else None,  # unused: evaluate() generates on val_rows
         data_collator=Collator(tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=callbacks,
@@ -263,7 +325,9 @@ def train(config: TrainConfig, callbacks: list[TrainerCallback] | None = None) -
     result = trainer.train(resume_from_checkpoint=last)
     if trainer.is_world_process_zero():
         save_student(trainer, tokenizer, out, config.lora)
-        manifest = build_manifest(config, trainer, result.metrics, checkpoint, encoder_decoder, rows, val_rows, truncated)
+        manifest = build_manifest(
+            config, trainer, result.metrics, checkpoint, encoder_decoder, rows, val_rows, truncated
+        )
         write_manifest(out, manifest)
     trainer.accelerator.wait_for_everyone()
     return out
@@ -293,7 +357,9 @@ def epoch_metrics(log_history: list[dict]) -> list[dict]:
         if "loss" in entry:
             row["losses"].append(entry["loss"])
         if "eval_accuracy" in entry:
-            row.update(val_accuracy=entry["eval_accuracy"], val_correct=entry["eval_correct"], val_n=entry["eval_n"])
+            row.update(
+                val_accuracy=entry["eval_accuracy"], val_correct=entry["eval_correct"], val_n=entry["eval_n"]
+            )
     for row in epochs.values():
         losses = row.pop("losses")
         row["train_loss"] = sum(losses) / len(losses) if losses else None
@@ -306,7 +372,9 @@ def _count_parameters(model) -> dict:
     return {"parameters": total, "trainable": trainable}
 
 
-def build_manifest(config, trainer, train_metrics, checkpoint, encoder_decoder, rows, val_rows, truncated) -> dict:
+def build_manifest(
+    config, trainer, train_metrics, checkpoint, encoder_decoder, rows, val_rows, truncated
+) -> dict:
     data_dir = Path(config.data_dir)
     state = trainer.state
     history = epoch_metrics(state.log_history)

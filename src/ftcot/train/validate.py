@@ -22,8 +22,16 @@ def answer_prefix(method: str, step_by_step: bool) -> str | None:
     return PREFIXES["vanilla" if step_by_step else method]
 
 
-def score_rows(model, tokenizer, rows: list[dict], *, method: str, step_by_step: bool, max_new_tokens: int,
-               batch_size: int) -> tuple[int, list[dict]]:
+def score_rows(
+    model,
+    tokenizer,
+    rows: list[dict],
+    *,
+    method: str,
+    step_by_step: bool,
+    max_new_tokens: int,
+    batch_size: int,
+) -> tuple[int, list[dict]]:
     """(number correct, one dict per row with the generation and verdict) for `rows` on this process."""
     if not rows:
         return 0, []
@@ -34,8 +42,11 @@ def score_rows(model, tokenizer, rows: list[dict], *, method: str, step_by_step:
     model.eval()
     try:
         outputs = generate(
-            model, tokenizer, val_prompts(rows, encoder_decoder, step_by_step),
-            max_new_tokens=max_new_tokens, batch_size=batch_size,
+            model,
+            tokenizer,
+            val_prompts(rows, encoder_decoder, step_by_step),
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
         )
     finally:
         tokenizer.padding_side = side
@@ -43,8 +54,16 @@ def score_rows(model, tokenizer, rows: list[dict], *, method: str, step_by_step:
     prefix = answer_prefix(method, step_by_step)
     results, correct = [], 0
     for row, out in zip(rows, outputs, strict=True):
-        verdict = check(out.text, row["answer"], AnswerFormat.parse(row["answer_type"]), prefix, out.finish_reason)
+        verdict = check(
+            out.text, row["answer"], AnswerFormat.parse(row["answer_type"]), prefix, out.finish_reason
+        )
         correct += verdict.correct
-        results.append({"sample_id": row["sample_id"], "text": out.text, "prediction": verdict.prediction,
-                        "correct": verdict.correct})
+        results.append(
+            {
+                "sample_id": row["sample_id"],
+                "text": out.text,
+                "prediction": verdict.prediction,
+                "correct": verdict.correct,
+            }
+        )
     return correct, results

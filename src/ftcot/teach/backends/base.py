@@ -8,9 +8,11 @@ adds those around them. A backend raises `RetryableError` for faults worth anoth
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from ftcot.errors import FtcotError
 
@@ -25,10 +27,16 @@ class SamplingParams:
 
     def key_fields(self) -> dict:
         """What changes a generation: everything but n."""
-        d = asdict(self)
-        d.pop("n")
-        d["stop"] = list(self.stop)
-        return d
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop),
+        }
+
+    @cached_property
+    def key_json(self) -> str:
+        return json.dumps(self.key_fields(), sort_keys=True)
 
     def with_n(self, n: int) -> SamplingParams:
         return SamplingParams(self.temperature, self.top_p, self.max_tokens, self.stop, n)
