@@ -6,6 +6,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+# Idle OpenMP threads spin by default and starve the other core on a shared 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 # Tests read the public files from the offline mirror beside the repository unless told otherwise.
 if "FTCOT_MIRROR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["FTCOT_MIRROR"] = str(SHARED_DATA)

@@ -220,3 +220,16 @@ def test_resume_refuses_a_different_budget_and_finishes_a_partial_run(mirror, ti
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["timing"]["samples"] == 3
     with pytest.raises(ConfigError, match="max_new_tokens"):
         evaluate(config(limit=5, max_new_tokens=8))
+
+
+def test_cli_option_errors_name_the_flag():
+    from pydantic import ValidationError
+
+    from ftcot.cli import _option_error
+
+    with pytest.raises(ValidationError) as bad_budget:
+        EvalConfig(model="m", task="t", out="x", max_new_tokens=0)
+    assert _option_error(bad_budget.value.errors()[0]) == "--max-new-tokens: Input should be greater than 0"
+    with pytest.raises(ValidationError) as greedy_samples:
+        EvalConfig(model="m", task="t", out="x", self_consistency=2)
+    assert _option_error(greedy_samples.value.errors()[0]).startswith("--self-consistency k > 1 needs")

@@ -110,6 +110,19 @@ def test_eos_finishes_with_stop(tiny_llama, tokenizer):
     assert free.text.startswith(g.text) and len(g.text) < len(free.text)
 
 
+def test_checkpoint_decoding_defaults_do_not_leak(tiny_llama, tokenizer):
+    # A checkpoint may ship sampling and a repetition penalty; greedy evaluation must ignore them.
+    plain = generate(tiny_llama, tokenizer, PROMPTS[:2], max_new_tokens=10)
+    config = tiny_llama.generation_config
+    saved = (config.repetition_penalty, config.do_sample, config.no_repeat_ngram_size)
+    config.repetition_penalty, config.do_sample, config.no_repeat_ngram_size = 50.0, True, 1
+    try:
+        again = generate(tiny_llama, tokenizer, PROMPTS[:2], max_new_tokens=10)
+    finally:
+        config.repetition_penalty, config.do_sample, config.no_repeat_ngram_size = saved
+    assert [g.text for g in again] == [g.text for g in plain]
+
+
 def test_sampling_gives_n_outputs_and_is_seeded(tiny_llama, tokenizer):
     a = generate(tiny_llama, tokenizer, PROMPTS[:2], max_new_tokens=8, temperature=1.0, n=3, seed=1)
     b = generate(tiny_llama, tokenizer, PROMPTS[:2], max_new_tokens=8, temperature=1.0, n=3, seed=1)

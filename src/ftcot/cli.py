@@ -160,6 +160,13 @@ def score(
 # --- evaluate and report ------------------------------------------------------------------------
 
 
+def _option_error(error: dict) -> str:
+    """A pydantic error as the user typed it: `--max-new-tokens: Input should be greater than 0`."""
+    flag = "--" + "-".join(str(part).replace("_", "-") for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{flag}: {message}" if error["loc"] else message
+
+
 @app.command("eval")
 def eval_command(
     model: Annotated[
@@ -198,9 +205,7 @@ def eval_command(
             device=device,
         )  # fmt: skip
     except ValidationError as e:
-        raise ConfigError(
-            "; ".join(f"--{'-'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        ) from e
+        raise ConfigError("; ".join(map(_option_error, e.errors()))) from e
     run_dir = evaluate(config)
     metrics = json.loads((run_dir / METRICS_FILE).read_text())
     if as_json:

@@ -63,11 +63,16 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return (text[: min(cuts)], True) if cuts else (text, False)
 
 
-def _sampling_args(temperature: float, top_p: float) -> dict:
+# transformers fills every setting left unset from the checkpoint's generation_config, and some ship
+# sampling or a repetition penalty (Qwen2.5-Instruct: 1.05): evaluation must decode as asked, so say it all.
+NEUTRAL_DECODING = {"num_beams": 1, "repetition_penalty": 1.0, "no_repeat_ngram_size": 0}
+
+
+def _decoding_args(temperature: float, top_p: float) -> dict:
     if temperature <= 0:
-        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        return {"do_sample": False, **NEUTRAL_DECODING}
     # top_k=0 switches off transformers' default top-50 so that sampling matches an API's.
-    return {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+    return {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0, **NEUTRAL_DECODING}
 
 
 def _finish(
@@ -115,7 +120,7 @@ def generate_batch(
         pad_token_id=tokenizer.pad_token_id,
         stopping_criteria=criteria,
         use_cache=True,
-        **_sampling_args(temperature, top_p),
+        **_decoding_args(temperature, top_p),
     )
     prompt_tokens = batch["attention_mask"].sum(dim=1).tolist()
     return [

@@ -90,3 +90,14 @@ def test_model_text_cannot_break_the_page(runs_dir, tmp_path):
     page = report([evil], tmp_path / "e.html").read_text()
     data = page.split('<script id="samples-data" type="application/json">')[1].split("</script>")[0]
     assert json.loads(data)[0]["output"] == record.answer_text
+
+
+def test_report_command(runs_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from ftcot.cli import app
+
+    html, md = tmp_path / "out" / "report.html", tmp_path / "out" / "report.md"
+    result = CliRunner().invoke(app, ["report", str(runs_dir), "--out", str(html), "--markdown", str(md)])
+    assert result.exit_code == 0, result.output
+    assert html.stat().st_size > 50_000 and md.read_text().startswith("# ftcot report")
