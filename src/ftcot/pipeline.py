@@ -243,7 +243,8 @@ def _run_report(stage: Stage) -> None:
     stage.dir.mkdir(parents=True, exist_ok=True)
     html = stage.dir / stage.settings.get("html", "report.html")
     markdown = stage.dir / stage.settings.get("markdown", "report.md")
-    report([s.dir for s in stage.inputs], html, markdown)
+    title = f"ftcot report: {stage.settings['name']}"
+    report([s.dir for s in stage.inputs], html, markdown, title=title, note=stage.settings.get("note", ""))
 
 
 RUNNERS: dict[str, Callable[[Stage], None]] = {

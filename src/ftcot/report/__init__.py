@@ -11,15 +11,24 @@ from ftcot.report.runs import Run, find_runs
 __all__ = ["Run", "find_runs", "report"]
 
 
-def report(run_dirs: list[str | Path], out_html: str | Path, out_md: str | Path | None = None) -> Path:
-    """Read the runs under `run_dirs`, write the HTML report (and the Markdown summary); returns the HTML path."""
+def report(
+    run_dirs: list[str | Path],
+    out_html: str | Path,
+    out_md: str | Path | None = None,
+    *,
+    title: str = "ftcot report",
+    note: str = "",
+) -> Path:
+    """Read the runs under `run_dirs`, write the HTML report (and the Markdown summary); returns the HTML path.
+
+    `note` is shown under the title (e.g. that a quick run used a subset and is not a result)."""
     runs = find_runs(list(run_dirs))
     tables = compare.all_tables(runs)
     figures = plots.all_plots(runs)
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    out_html.write_text(html.render(runs, tables, figures), encoding="utf-8")
+    out_html.write_text(html.render(runs, tables, figures, title=title, note=note), encoding="utf-8")
     if out_md is not None:
         Path(out_md).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_md).write_text(markdown.render(runs, tables, [p.title for p in figures]), encoding="utf-8")
+        Path(out_md).write_text(markdown.render(runs, tables, [p.title for p in figures], title=title, note=note), encoding="utf-8")
     return out_html

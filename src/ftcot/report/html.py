@@ -73,7 +73,7 @@ def plots_html(plots: list[Plot]) -> str:
     return f"<h2>Plots</h2><div class='plots'>{figures}</div>"
 
 
-def render(runs: list[Run], tables: list[Table], plots: list[Plot], title: str = "ftcot report") -> str:
+def render(runs: list[Run], tables: list[Table], plots: list[Plot], title: str = "ftcot report", note: str = "") -> str:
     samples = sample_rows(runs)
     # JSON inside <script>: '<' escaped so that no '</script>' in a model's output can end the block.
     data = json.dumps(samples, ensure_ascii=False).replace("<", "\\u003c")
@@ -82,6 +82,7 @@ def render(runs: list[Run], tables: list[Table], plots: list[Plot], title: str =
         PAGE.replace("__TITLE__", html.escape(title))
         .replace("__GENERATED__", time.strftime("%Y-%m-%d %H:%M"))
         .replace("__RUNS__", run_list)
+        .replace("__NOTE__", f'<p class="callout">{html.escape(note)}</p>' if note else "")
         .replace("__TABLES__", "".join(table_html(t) for t in tables) or "<p>No scored runs.</p>")
         .replace("__PLOTS__", plots_html(plots))
         .replace("__DATA__", data)
@@ -98,6 +99,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
 h1 { font-size: 22px; margin-bottom: 2px; } h2 { font-size: 17px; margin-top: 28px; }
 .meta, .note { color: #667; font-size: 12px; }
 .scroll { overflow-x: auto; }
+.callout { background: #fff6d6; border: 1px solid #e8cf73; padding: 6px 10px; border-radius: 4px; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; }
 th, td { border: 1px solid #dde; padding: 3px 8px; text-align: right; white-space: nowrap; }
 th { background: #eef1f6; } td:first-child, th:first-child { text-align: left; }
@@ -123,6 +125,7 @@ figure img { max-width: 540px; display: block; } figcaption { font-size: 12px; c
 <body>
 <h1>__TITLE__</h1>
 <div class="meta">Generated __GENERATED__ · runs: __RUNS__</div>
+__NOTE__
 __TABLES__
 __PLOTS__
 <h2>Samples</h2>

@@ -34,8 +34,11 @@ def table_markdown(table: Table) -> str:
     return "\n".join(lines)
 
 
-def render(runs: list[Run], tables: list[Table], plot_titles: list[str]) -> str:
-    lines = ["# ftcot report", "", "Runs: " + ", ".join(f"`{r.name}` ({r.kind})" for r in runs), ""]
+def render(runs: list[Run], tables: list[Table], plot_titles: list[str], title: str = "ftcot report", note: str = "") -> str:
+    lines = [f"# {title}", ""]
+    if note:
+        lines += [f"> {note}", ""]
+    lines += ["Runs: " + ", ".join(f"`{r.name}` ({r.kind})" for r in runs), ""]
     lines += [table_markdown(t) + "\n" for t in tables]
     if plot_titles:
         lines.append("Plots in the HTML report: " + "; ".join(plot_titles) + ".")
