@@ -19,6 +19,7 @@ from ftcot.evaluate import (
 )
 from ftcot.records import Completion, read_manifest, read_records
 from ftcot.tasks import get_task
+from tests.tiny_models import tiny_llama_config
 
 
 def record(answer_text, gold="12", method="ft_cot", answer_type="number", **fields) -> Completion:
@@ -173,14 +174,12 @@ def test_eval_zs_cot_smollm2(mirror, smollm2_checkpoint, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_student(tmp_path_factory, smollm2_checkpoint):
     """A student folder as a trainer leaves it: weights, tokenizer, and a manifest saying what made it."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaForCausalLM
 
     folder = tmp_path_factory.mktemp("student")
     tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
-    LlamaForCausalLM(config).save_pretrained(folder)
+    LlamaForCausalLM(tiny_llama_config(tokenizer, hidden_size=64)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     (folder / "manifest.json").write_text(
         json.dumps({"stage": "train", "diverse_degree": 4, "history": [{"epoch": 1}]})

@@ -2,9 +2,10 @@
 
 import pytest
 import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
+from transformers import AutoTokenizer, LlamaForCausalLM, T5ForConditionalGeneration
 
 from ftcot.generation import Generation, cut_at_stop, generate
+from tests.tiny_models import tiny_llama_config, tiny_t5_config
 
 PROMPTS = [
     "Q: A farmer has 3 cows and buys 4 more. How many cows?\nA:",
@@ -33,17 +34,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def tiny_llama(tokenizer):
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    config = tiny_llama_config(tokenizer, hidden_size=64, max_positions=256)
     # A random model's logits are nearly flat; scaling the output layer makes argmax ties (which
     # padding-sized float differences could flip) practically impossible.
     model = LlamaForCausalLM(config)
@@ -134,17 +125,7 @@ def test_sampling_gives_n_outputs_and_is_seeded(tiny_llama, tokenizer):
 
 def test_encoder_decoder(tokenizer):
     torch.manual_seed(0)
-    config = T5Config(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        d_ff=64,
-        d_kv=8,
-        num_layers=1,
-        num_heads=2,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
-    )
+    config = tiny_t5_config(tokenizer, layers=1, heads=2)
     model = T5ForConditionalGeneration(config).eval()
     with torch.no_grad():
         model.lm_head.weight.mul_(50)

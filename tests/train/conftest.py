@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiny_models import tiny_llama_config, tiny_t5_config
+
 # Questions with one-token answers: a tiny model can memorise them in a few dozen steps.
 QUESTIONS = [
     ("Tom has 2 apples and gets 3 more. How many apples?", "Tom has 2 + 3 = 5 apples.", "5"),
@@ -50,23 +52,11 @@ def tokenizer():
 @pytest.fixture(scope="session")
 def tiny_decoder(tmp_path_factory, tokenizer) -> str:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
     folder = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(folder)
+    LlamaForCausalLM(tiny_llama_config(tokenizer)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
 
@@ -74,23 +64,11 @@ def tiny_decoder(tmp_path_factory, tokenizer) -> str:
 @pytest.fixture(scope="session")
 def tiny_encoder_decoder(tmp_path_factory, tokenizer) -> str:
     import torch
-    from transformers import T5Config, T5ForConditionalGeneration
+    from transformers import T5ForConditionalGeneration
 
     torch.manual_seed(0)
-    config = T5Config(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        d_kv=8,
-        d_ff=64,
-        num_layers=2,
-        num_heads=4,
-        dropout_rate=0.0,
-        decoder_start_token_id=tokenizer.pad_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
     folder = tmp_path_factory.mktemp("tiny-t5")
-    T5ForConditionalGeneration(config).save_pretrained(folder)
+    T5ForConditionalGeneration(tiny_t5_config(tokenizer)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
 
