@@ -53,13 +53,23 @@ def flops_per_token(model, seq: int) -> float:
     return 6 * n + 12 * config.num_hidden_layers * config.hidden_size * seq
 
 
-def time_shape(model, optimizer, batch: int, seq: int, steps: int, warmup: int) -> dict:
+def chunked_lm_loss(model, ids: torch.Tensor, chunk_tokens: int = 8192) -> torch.Tensor:
+    """Next-token loss without materialising all fp32 logits: the head and the loss run chunk by chunk."""
+    hidden = model.model(input_ids=ids).last_hidden_state[:, :-1].reshape(-1, model.config.hidden_size)
+    targets = ids[:, 1:].reshape(-1)
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for h, t in zip(hidden.split(chunk_tokens), targets.split(chunk_tokens), strict=True):
+        total = total + torch.nn.functional.cross_entropy(model.lm_head(h).float(), t, reduction="sum")
+    return total / targets.numel()
+
+
+def time_shape(model, optimizer, batch: int, seq: int, steps: int, warmup: int, loss_fn=None) -> dict:
     vocab = model.config.vocab_size
     ids = torch.randint(0, vocab, (batch, seq), device="cuda")
 
     def step():
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss = model(input_ids=ids, labels=ids).loss
+            loss = loss_fn(ids) if loss_fn is not None else model(input_ids=ids, labels=ids).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -94,18 +104,33 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--peak", type=float, default=989e12, help="peak dense bf16 FLOP/s of the GPU")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument(
+        "--chunked-loss", action="store_true", help="LM head + loss in chunks, no full fp32 logits"
+    )
+    parser.add_argument(
+        "--bf16-weights", action="store_true", help="bf16 parameters and optimizer state (no fp32 master)"
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = True
     model = build_model(args.checkpoint).cuda().train()
-    if args.compile:
-        model = torch.compile(model)
+    if args.bf16_weights:
+        model = model.to(torch.bfloat16)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
+    loss_fn = None
+    if args.chunked_loss:
+        loss_fn = (
+            torch.compile(lambda ids: chunked_lm_loss(model, ids))
+            if args.compile
+            else (lambda ids: chunked_lm_loss(model, ids))
+        )
+    elif args.compile:
+        model = torch.compile(model)
     results = []
     for shape in args.shapes.split(","):
         batch, seq = (int(x) for x in shape.lower().split("x"))
-        result = time_shape(model, optimizer, batch, seq, args.steps, args.warmup)
+        result = time_shape(model, optimizer, batch, seq, args.steps, args.warmup, loss_fn)
         result["mfu"] = round(result["model_tflops"] * 1e12 / args.peak, 4)
         results.append(result)
     print(
@@ -114,8 +139,14 @@ def main() -> None:
                 "benchmark": "train_mfu_gpu",
                 "gpu": torch.cuda.get_device_name(),
                 "torch": torch.__version__,
-                "precision": "bf16 autocast, fp32 master weights, fused AdamW",
+                "precision": (
+                    "bf16 weights and optimizer state"
+                    if args.bf16_weights
+                    else "bf16 autocast, fp32 master weights"
+                )
+                + ", fused AdamW",
                 "compile": args.compile,
+                "chunked_loss": args.chunked_loss,
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "peak_flops": args.peak,
                 "results": results,
