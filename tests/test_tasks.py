@@ -122,3 +122,15 @@ def test_hf_dataset_user_task(tmp_path, monkeypatch):
     task = get_task(f"hf:{tmp_path / 'ds'}", answer_type="number", question_field="problem", answer_field="solution")
     assert task.split_sizes() == {"train": 6, "test": 1}
     assert task.samples("test")[0].answer == "10"
+
+
+def test_task_card_names_a_user_task_everywhere(tmp_path):
+    write_jsonl([{"q": f"{i} + 1?", "a": str(i + 1)} for i in range(10)], tmp_path / "sums.jsonl")
+    card = tmp_path / "sums.toml"
+    card.write_text('source = "sums.jsonl"\nanswer_type = "number"\nquestion_field = "q"\nanswer_field = "a"\n')
+    task = get_task(str(card))
+    assert task.name == "sums" and str(task.answer_format) == "number"
+    assert task.split_sizes() == {"train": 7, "test": 3}
+    card.write_text('answer_type = "number"\n')
+    with pytest.raises(DataError, match="field 'source'"):
+        get_task(str(card))

@@ -22,10 +22,17 @@ def _paper_task(name: str) -> Task:
 
 
 def get_task(name: str, **user_options) -> Task:
-    """A paper task by name (or alias), or a user task from a JSONL/CSV file or `hf:` dataset id."""
+    """A paper task by name (or alias), or a user task.
+
+    A user task is a JSONL/CSV/JSON file or `hf:<dataset id>` with column options, or a task
+    card: a TOML file holding those options (`source = "data.jsonl"`, `answer_type = "number"`,
+    ...), which every command and recipe accepts as a task name.
+    """
     key = ALIASES.get(name.lower(), name.lower())
     if key in PAPER_TASKS:
         return _paper_task(key)
+    if name.endswith(".toml"):
+        return _task_card(Path(name))
     if name.startswith("hf:") or Path(name).suffix.lower() in (".jsonl", ".json", ".csv"):
         from ftcot.tasks.user import load_user_task
 
@@ -34,3 +41,24 @@ def get_task(name: str, **user_options) -> Task:
         f"unknown task {name!r}. Paper tasks: {', '.join(PAPER_TASKS)}; "
         "or give a .jsonl/.csv file or hf:<dataset id> with --answer-type and column options."
     )
+
+
+def _task_card(path: Path) -> Task:
+    import tomllib
+
+    from ftcot.errors import DataError
+    from ftcot.tasks.user import load_user_task
+
+    try:
+        card = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("task card not found", path=path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise DataError(f"not valid TOML ({e})", path=path) from None
+    if "source" not in card:
+        raise DataError("a task card needs `source` (a data file or hf:<dataset>)", path=path, field="source")
+    source = str(card.pop("source"))
+    if not source.startswith("hf:") and not Path(source).is_absolute():
+        source = str(path.parent / source)  # relative to the card
+    card.setdefault("name", path.stem)
+    return load_user_task(source, **card)
