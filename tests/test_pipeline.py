@@ -125,3 +125,13 @@ def tiny_student_folder(tmp_path) -> Path:
     LlamaForCausalLM(tiny_llama_config(tokenizer)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def test_dry_run_estimates_the_teacher_cost(mirror, tmp_path):
+    from ftcot.pipeline import estimate_cost
+
+    text = 'tasks = ["multiarith"]\n[teacher]\nteacher = "openai:gpt-4o-mini"\ndiverse = [1, 4]\n'
+    stages = plan(load_recipe(text=text), tmp_path)
+    cost = estimate_cost(stages)
+    assert cost is not None and 0 < cost < 5
+    assert estimate_cost(plan(load_recipe(text=RECIPE), tmp_path)) is None  # the recorded teacher is free

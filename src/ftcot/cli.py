@@ -404,7 +404,7 @@ def _run_recipe(recipe, out: Path, dry_run: bool) -> None:
     if dry_run:
         estimate = pipeline.estimate_cost(stages)
         if estimate is not None:
-            console.print(f"estimated teacher cost: [bold]${estimate:,.2f}[/]")
+            console.print(f"estimated teacher cost: at most [bold]${estimate:,.2f}[/]")
         return
 
     def on_stage(stage, status: str) -> None:

@@ -284,30 +284,12 @@ def quick(recipe: Recipe) -> Recipe:
 
 
 def estimate_cost(stages: list[Stage]) -> float | None:
-    """The teacher's estimated cost of the stages not yet done (US$), from the teacher's dry run."""
-    from ftcot.teach.driver import TeachConfig, teach
+    """An upper bound on the teacher cost (US$) of the teach stages not yet done; None when nothing is paid."""
+    from ftcot.teach.driver import TeachConfig, estimate
 
-    total = None
-    for stage in stages:
-        if stage.kind != "teach" or stage.done:
-            continue
-        path = teach(TeachConfig(**stage.settings, out=stage.dir, dry_run=True))
-        estimate = _read_estimate(path)
-        if estimate is not None:
-            total = (total or 0.0) + estimate
-    return total
-
-
-def _read_estimate(path: Path | None) -> float | None:
-    from ftcot.records import read_manifest
-
-    if path is None:
-        return None
-    manifest = read_manifest(path)
-    for key in ("dry_run", "estimate"):
-        block = manifest.get(key)
-        if isinstance(block, dict):
-            for cost_key in ("cost", "estimated_cost", "cost_usd"):
-                if isinstance(block.get(cost_key), int | float):
-                    return float(block[cost_key])
-    return None
+    costs = [
+        estimate(TeachConfig(**stage.settings, out=stage.dir)).get("cost_at_most") or 0.0
+        for stage in stages
+        if stage.kind == "teach" and not stage.done
+    ]
+    return sum(costs) if any(costs) else None
