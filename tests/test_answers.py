@@ -55,7 +55,9 @@ def test_answer_format_round_trip():
         assert str(AnswerFormat.parse(spec)) == spec
 
 
-numbers = st.one_of(st.integers(-10**9, 10**9).map(str), st.decimals(-1e6, 1e6, places=3, allow_nan=False).map(str))
+numbers = st.one_of(
+    st.integers(-(10**9), 10**9).map(str), st.decimals(-1e6, 1e6, places=3, allow_nan=False).map(str)
+)
 filler = st.text(alphabet=st.characters(categories=["L", "Zs"]), max_size=30)
 
 

@@ -13,7 +13,9 @@ runner = CliRunner()
 
 
 def test_tasks_json_lists_the_twelve_tasks_with_paper_sizes(mirror):
-    result = subprocess.run([sys.executable, "-m", "ftcot.cli", "tasks", "--json"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ftcot.cli", "tasks", "--json"], capture_output=True, text=True, check=True
+    )
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert len(rows) == 12
     assert rows["multiarith"]["splits"]["train"] == 420 and rows["multiarith"]["splits"]["test"] == 180
@@ -41,14 +43,23 @@ def test_score_json(mirror, tmp_path):
 
 
 def test_errors_are_one_clear_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ftcot.cli", "score", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ftcot.cli", "score", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "error:" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_generate_then_show_a_user_task(tmp_path):
     out = tmp_path / "letters.jsonl"
-    assert runner.invoke(app, ["generate", "last_letter_concatenation", "--out", str(out), "-n", "20", "--words", "3"]).exit_code == 0
-    result = runner.invoke(app, ["show", str(out), "--answer-type", "letters", "--split", "test", "--json", "-n", "100"])
+    assert (
+        runner.invoke(
+            app, ["generate", "last_letter_concatenation", "--out", str(out), "-n", "20", "--words", "3"]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(
+        app, ["show", str(out), "--answer-type", "letters", "--split", "test", "--json", "-n", "100"]
+    )
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.output)) == 6

@@ -40,8 +40,14 @@ def test_shipped_recipes_validate(mirror):
     "text, match",
     [
         ('tasks = ["coin_flip"]\nteachr = {}', r"unknown key 'teachr'; allowed: name, description, tasks"),
-        ('tasks = ["coin_flip"]\n[teacher]\ntemprature = 0.7', r"\[teacher\] has unknown key 'temprature'; allowed: .*temperature"),
-        ('tasks = ["coin_flip"]\n[[students]]\nstudent = "s"\nlearning_rate = 1', r"\[students\]\[0\] has unknown key 'learning_rate'; allowed: .*lr"),
+        (
+            'tasks = ["coin_flip"]\n[teacher]\ntemprature = 0.7',
+            r"\[teacher\] has unknown key 'temprature'; allowed: .*temperature",
+        ),
+        (
+            'tasks = ["coin_flip"]\n[[students]]\nstudent = "s"\nlearning_rate = 1',
+            r"\[students\]\[0\] has unknown key 'learning_rate'; allowed: .*lr",
+        ),
         ('tasks = ["nope"]', r"unknown task 'nope'"),
         ("tasks = 3", r"tasks: Input should be a valid list"),
         ("tasks = [", r"not valid TOML"),

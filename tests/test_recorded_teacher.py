@@ -9,7 +9,13 @@ from ftcot.teach.recorded import import_log, letter_mapping, parse_log, recorded
 # Where Kojima's string comparison and the paper's float comparison differ, the paper's checker is
 # the reference (paper.md): AddSub 71.4 (log 69.6), SingleEq 79.5 (log 78.0).
 PAPER_CHECKER_ACCURACY = {"addsub": 71.4, "single_eq": 79.5}
-PAPER_TRAIN_CORRECT = {"multiarith": 332, "last_letter_concatenation": 205, "addsub": 197, "single_eq": 282, "coin_flip": 320}
+PAPER_TRAIN_CORRECT = {
+    "multiarith": 332,
+    "last_letter_concatenation": 205,
+    "addsub": 197,
+    "single_eq": 282,
+    "coin_flip": 320,
+}
 
 
 def _logs_in_mirror(mirror):
@@ -71,4 +77,9 @@ def test_parse_log_fixture():
     entries, accuracy = parse_log(log)
     assert accuracy == 100.0 and len(entries) == 1
     e = entries[0]
-    assert (e.question, e.rationale, e.answer_text, e.gold) == ("What is 1+1?", " One and one make two.", " 2.", "2")
+    assert (e.question, e.rationale, e.answer_text, e.gold) == (
+        "What is 1+1?",
+        " One and one make two.",
+        " 2.",
+        "2",
+    )

@@ -7,7 +7,15 @@ from ftcot.records import Completion, RecordWriter, read_manifest, read_records,
 
 
 def _record(i: int, d: int = 0, text: str = " 7.", gold: str = "7") -> Completion:
-    return Completion(task="t", sample_id=i, sample_index=d, gold=gold, answer_type="number", answer_text=text, finish_reason="stop")
+    return Completion(
+        task="t",
+        sample_id=i,
+        sample_index=d,
+        gold=gold,
+        answer_type="number",
+        answer_text=text,
+        finish_reason="stop",
+    )
 
 
 def test_write_read_and_resume_without_duplicates(tmp_path):
@@ -47,7 +55,12 @@ def test_bad_line_in_the_middle_names_the_line(tmp_path):
 
 
 def test_score_rechecks_with_the_shared_checker():
-    records = [_record(0, text=" 7."), _record(1, text=" 8, no 7"), _record(2, d=0, text=" 5"), _record(2, d=1, text=" 7")]
+    records = [
+        _record(0, text=" 7."),
+        _record(1, text=" 8, no 7"),
+        _record(2, d=0, text=" 5"),
+        _record(2, d=1, text=" 7"),
+    ]
     records[1].finish_reason = "length"
     m = score(records)
     assert (m["n"], m["correct"]) == (4, 2)

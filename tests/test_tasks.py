@@ -37,7 +37,9 @@ def test_aqua_train_says_why_it_is_missing(mirror):
 
 def test_renderings_match_the_paper(mirror):
     date = get_task("date_understanding").by_id[0]
-    assert date.question.startswith("Yesterday was April 30, 2021. What is the date today in MM/DD/YYYY?\nWhich choice is true? Answer choices: (A) ")
+    assert date.question.startswith(
+        "Yesterday was April 30, 2021. What is the date today in MM/DD/YYYY?\nWhich choice is true? Answer choices: (A) "
+    )
     # The paper shuffled Date's choices with RandomState(0): the right answer is not always (A).
     answers = {s.answer for s in get_task("date_understanding").samples("all")}
     assert len(answers) == 6
@@ -86,7 +88,14 @@ def test_user_task_csv_choices_and_split_column(tmp_path):
         'Which is red?,"[""sky"", ""rose""]",rose,train\n'
         'Which is blue?,"[""sky"", ""rose""]",A,test\n'
     )
-    task = get_task(str(path), answer_type="choice", question_field="q", answer_field="a", choices_field="opts", split_field="part")
+    task = get_task(
+        str(path),
+        answer_type="choice",
+        question_field="q",
+        answer_field="a",
+        choices_field="opts",
+        split_field="part",
+    )
     train, test = task.samples("train"), task.samples("test")
     assert train[0].answer == "B" and test[0].answer == "A"
     assert train[0].question == "Which is red? Answer choices: (A) sky, (B) rose."
@@ -119,7 +128,9 @@ def test_hf_dataset_user_task(tmp_path, monkeypatch):
         (tmp_path / "ds" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     assert datasets.__version__
-    task = get_task(f"hf:{tmp_path / 'ds'}", answer_type="number", question_field="problem", answer_field="solution")
+    task = get_task(
+        f"hf:{tmp_path / 'ds'}", answer_type="number", question_field="problem", answer_field="solution"
+    )
     assert task.split_sizes() == {"train": 6, "test": 1}
     assert task.samples("test")[0].answer == "10"
 
@@ -127,7 +138,9 @@ def test_hf_dataset_user_task(tmp_path, monkeypatch):
 def test_task_card_names_a_user_task_everywhere(tmp_path):
     write_jsonl([{"q": f"{i} + 1?", "a": str(i + 1)} for i in range(10)], tmp_path / "sums.jsonl")
     card = tmp_path / "sums.toml"
-    card.write_text('source = "sums.jsonl"\nanswer_type = "number"\nquestion_field = "q"\nanswer_field = "a"\n')
+    card.write_text(
+        'source = "sums.jsonl"\nanswer_type = "number"\nquestion_field = "q"\nanswer_field = "a"\n'
+    )
     task = get_task(str(card))
     assert task.name == "sums" and str(task.answer_format) == "number"
     assert task.split_sizes() == {"train": 7, "test": 3}

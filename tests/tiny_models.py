@@ -3,7 +3,9 @@
 from transformers import LlamaConfig, T5Config
 
 
-def tiny_llama_config(tokenizer, hidden_size: int = 32, layers: int = 2, max_positions: int = 512) -> LlamaConfig:
+def tiny_llama_config(
+    tokenizer, hidden_size: int = 32, layers: int = 2, max_positions: int = 512
+) -> LlamaConfig:
     return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,

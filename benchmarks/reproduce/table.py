@@ -36,7 +36,11 @@ def our_results(run_dir: Path) -> dict[tuple[str, str], dict]:
         settings = manifest.get("settings") or manifest.get("config") or manifest
         task, method = settings.get("task"), settings.get("method")
         metrics = json.loads(metrics_path.read_text())
-        results[(task, method)] = {"accuracy": metrics["accuracy"], "n": metrics["n"], "ci95": metrics["ci95"]}
+        results[(task, method)] = {
+            "accuracy": metrics["accuracy"],
+            "n": metrics["n"],
+            "ci95": metrics["ci95"],
+        }
     return results
 
 

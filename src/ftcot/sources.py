@@ -48,35 +48,143 @@ def _pin(origin: tuple[str, str, str], path: str, sha256: str | None) -> PinnedF
 FILES: dict[str, PinnedFile] = {
     f.name: f
     for f in [
-        _pin(KOJIMA, "dataset/AQuA/test.json", "de41581881ef95c5588c44ddc701c77fd480839241dd422a0d181262af24520c"),
-        _pin(KOJIMA, "dataset/AddSub/AddSub.json", "21930fa90385c72b5a15f4b9a4dda27276b889ae9ff44285505cdd9fa0a20df8"),
-        _pin(KOJIMA, "dataset/Bigbench_Date/task.json", "ff716f0e399109146db3a998281c39954907b78268a9b633a95582d63847822f"),
-        _pin(KOJIMA, "dataset/Bigbench_object_tracking/task.json", "74b74d3c8827c0387a3f24ee9efa7edd90b2d53af3daacb9961341af66f750a0"),
-        _pin(KOJIMA, "dataset/CommonsenseQA/dev_rand_split.jsonl", "3210497fdaae614ac085d9eb873dd7f4d49b6f965a93adadc803e1229fd8a02a"),
-        _pin(KOJIMA, "dataset/CommonsenseQA/train_rand_split.jsonl", "58ffa3c8472410e24b8c43f423d89c8a003d8284698a6ed7874355dedd09a2fb"),
-        _pin(KOJIMA, "dataset/MultiArith/MultiArith.json", "dc9db1b6cc68b1ecc2dec830d15aaf8c9a0932aa31d5ffce88ef3628179d36f4"),
-        _pin(KOJIMA, "dataset/SVAMP/SVAMP.json", "5be77703a6d891ae476d7c082787ad361392aa02453b132516cdd5f4e7934e3e"),
-        _pin(KOJIMA, "dataset/SingleEq/questions.json", "051507bd2b489c257057b485774a83d2710c23a4bc0f4a58e1822ae2773ef05e"),
-        _pin(KOJIMA, "dataset/StrategyQA/task.json", "60af9081fed20102fd8bb1e02dc7d9f12238efcba33e4c1a56b4d61cb6409803"),
-        _pin(KOJIMA, "dataset/coin_flip/coin_flip.json", "68cf201737a1463ef6bed5419622805a8934d92bff6a28a9dfbf83be3135ba5a"),
-        _pin(KOJIMA, "dataset/last_letters/last_letters.json", "60e8d092d0a6423d3256e87e0c249b69aefea4cd27985082095fa4e93931fb02"),
-        _pin(KOJIMA, "log/addsub_zero_shot_cot.log", "5a35a7d04ad18f17a5918ba9f456ef85598ffb4ab340d40abd510b316ec65ce4"),
-        _pin(KOJIMA, "log/aqua_zero_shot_cot.log", "743315681523f6c459bb9dee0d106e1bbf813059bb0ecc3a75a9bbf8917766ad"),
-        _pin(KOJIMA, "log/coin_flip_zero_shot_cot.log", "6c5cd500498686106fad37b8ce85bed2bd26a790b6b1aaa8bec382a0d1103048"),
-        _pin(KOJIMA, "log/commonsensqa_zero_shot_cot.log", "f8027dc6f4c85045ad7567dc71a9b5a4d69fb75af7cdf08ef809fcea617a2757"),
-        _pin(KOJIMA, "log/date_understanding_zero_shot_cot.log", "14090fec37b29d4b7053f6ccc8d3865b8ffd949d9d2f21ae71c55f145cb087c8"),
-        _pin(KOJIMA, "log/gsm8k_zero_shot_cot.log", "cfb2d43b29762ca5fb09856899a6f6595c7deda6ff73c5e8a3becb8d791c54c4"),
-        _pin(KOJIMA, "log/last_letters_zero_shot_cot.log", "31e13b33aed4f1c8a920b10914fb31bc0965089afc714d0e72cf78a2f17387b5"),
-        _pin(KOJIMA, "log/multiarith_zero_shot_cot.log", "e2e3416d5f376b84513847b0ed2ac40fcfbe424b8279a18f0b6c980ff75fa351"),
-        _pin(KOJIMA, "log/singleeq_zero_shot_cot.log", "51bbcb0c0fcc8f5696cd4cd74d89e46d7e5d9ff8fb2e639c1664254a2ecde251"),
-        _pin(KOJIMA, "log/shuffled_objects_zero_shot_cot.log", "1bb4b95719d37b0cde221fa6d7fe40ab0aeb894d87973f48c6e1675b25301aa5"),
-        _pin(KOJIMA, "log/strategyqa_zero_shot_cot.log", "9268254c7c2d86a96b0346d64f5b782440b17ded142589d160ebb39e53fde5c9"),
-        _pin(KOJIMA, "log/svamp_zero_shot_cot.log", "37043ef358b75e108860746c533d0c9be0f307ec3373959524778f1b8af5a75a"),
-        _pin(GSM8K, "grade_school_math/data/train.jsonl", "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465"),
-        _pin(GSM8K, "grade_school_math/data/test.jsonl", "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"),
+        _pin(
+            KOJIMA,
+            "dataset/AQuA/test.json",
+            "de41581881ef95c5588c44ddc701c77fd480839241dd422a0d181262af24520c",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/AddSub/AddSub.json",
+            "21930fa90385c72b5a15f4b9a4dda27276b889ae9ff44285505cdd9fa0a20df8",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/Bigbench_Date/task.json",
+            "ff716f0e399109146db3a998281c39954907b78268a9b633a95582d63847822f",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/Bigbench_object_tracking/task.json",
+            "74b74d3c8827c0387a3f24ee9efa7edd90b2d53af3daacb9961341af66f750a0",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/CommonsenseQA/dev_rand_split.jsonl",
+            "3210497fdaae614ac085d9eb873dd7f4d49b6f965a93adadc803e1229fd8a02a",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/CommonsenseQA/train_rand_split.jsonl",
+            "58ffa3c8472410e24b8c43f423d89c8a003d8284698a6ed7874355dedd09a2fb",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/MultiArith/MultiArith.json",
+            "dc9db1b6cc68b1ecc2dec830d15aaf8c9a0932aa31d5ffce88ef3628179d36f4",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/SVAMP/SVAMP.json",
+            "5be77703a6d891ae476d7c082787ad361392aa02453b132516cdd5f4e7934e3e",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/SingleEq/questions.json",
+            "051507bd2b489c257057b485774a83d2710c23a4bc0f4a58e1822ae2773ef05e",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/StrategyQA/task.json",
+            "60af9081fed20102fd8bb1e02dc7d9f12238efcba33e4c1a56b4d61cb6409803",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/coin_flip/coin_flip.json",
+            "68cf201737a1463ef6bed5419622805a8934d92bff6a28a9dfbf83be3135ba5a",
+        ),
+        _pin(
+            KOJIMA,
+            "dataset/last_letters/last_letters.json",
+            "60e8d092d0a6423d3256e87e0c249b69aefea4cd27985082095fa4e93931fb02",
+        ),
+        _pin(
+            KOJIMA,
+            "log/addsub_zero_shot_cot.log",
+            "5a35a7d04ad18f17a5918ba9f456ef85598ffb4ab340d40abd510b316ec65ce4",
+        ),
+        _pin(
+            KOJIMA,
+            "log/aqua_zero_shot_cot.log",
+            "743315681523f6c459bb9dee0d106e1bbf813059bb0ecc3a75a9bbf8917766ad",
+        ),
+        _pin(
+            KOJIMA,
+            "log/coin_flip_zero_shot_cot.log",
+            "6c5cd500498686106fad37b8ce85bed2bd26a790b6b1aaa8bec382a0d1103048",
+        ),
+        _pin(
+            KOJIMA,
+            "log/commonsensqa_zero_shot_cot.log",
+            "f8027dc6f4c85045ad7567dc71a9b5a4d69fb75af7cdf08ef809fcea617a2757",
+        ),
+        _pin(
+            KOJIMA,
+            "log/date_understanding_zero_shot_cot.log",
+            "14090fec37b29d4b7053f6ccc8d3865b8ffd949d9d2f21ae71c55f145cb087c8",
+        ),
+        _pin(
+            KOJIMA,
+            "log/gsm8k_zero_shot_cot.log",
+            "cfb2d43b29762ca5fb09856899a6f6595c7deda6ff73c5e8a3becb8d791c54c4",
+        ),
+        _pin(
+            KOJIMA,
+            "log/last_letters_zero_shot_cot.log",
+            "31e13b33aed4f1c8a920b10914fb31bc0965089afc714d0e72cf78a2f17387b5",
+        ),
+        _pin(
+            KOJIMA,
+            "log/multiarith_zero_shot_cot.log",
+            "e2e3416d5f376b84513847b0ed2ac40fcfbe424b8279a18f0b6c980ff75fa351",
+        ),
+        _pin(
+            KOJIMA,
+            "log/singleeq_zero_shot_cot.log",
+            "51bbcb0c0fcc8f5696cd4cd74d89e46d7e5d9ff8fb2e639c1664254a2ecde251",
+        ),
+        _pin(
+            KOJIMA,
+            "log/shuffled_objects_zero_shot_cot.log",
+            "1bb4b95719d37b0cde221fa6d7fe40ab0aeb894d87973f48c6e1675b25301aa5",
+        ),
+        _pin(
+            KOJIMA,
+            "log/strategyqa_zero_shot_cot.log",
+            "9268254c7c2d86a96b0346d64f5b782440b17ded142589d160ebb39e53fde5c9",
+        ),
+        _pin(
+            KOJIMA,
+            "log/svamp_zero_shot_cot.log",
+            "37043ef358b75e108860746c533d0c9be0f307ec3373959524778f1b8af5a75a",
+        ),
+        _pin(
+            GSM8K,
+            "grade_school_math/data/train.jsonl",
+            "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465",
+        ),
+        _pin(
+            GSM8K,
+            "grade_school_math/data/test.jsonl",
+            "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
+        ),
         _pin(AQUA, "test.json", "de41581881ef95c5588c44ddc701c77fd480839241dd422a0d181262af24520c"),
         _pin(AQUA, "train.json", None),
-        _pin(TEACHER_REPO, "data/few_shot_cot_prompts.json", "72bb973daf1ab1217ec5bc1cc95a8be8ab78d05ff42356a3176341d848956d19"),
+        _pin(
+            TEACHER_REPO,
+            "data/few_shot_cot_prompts.json",
+            "72bb973daf1ab1217ec5bc1cc95a8be8ab78d05ff42356a3176341d848956d19",
+        ),
         *[
             _pin(TEACHER_REPO, f"data/split/{name}.json", sha)
             for name, sha in {
@@ -157,7 +265,10 @@ def _download(file: PinnedFile, path: Path, timeout: float) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, httpx.stream("GET", file.url, timeout=timeout, follow_redirects=True) as r:
+        with (
+            os.fdopen(fd, "wb") as out,
+            httpx.stream("GET", file.url, timeout=timeout, follow_redirects=True) as r,
+        ):
             if r.status_code != 200:
                 raise SourceError(f"{file.name}: GET {file.url} answered HTTP {r.status_code}.")
             for chunk in r.iter_bytes():

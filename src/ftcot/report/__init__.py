@@ -30,5 +30,8 @@ def report(
     out_html.write_text(html.render(runs, tables, figures, title=title, note=note), encoding="utf-8")
     if out_md is not None:
         Path(out_md).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_md).write_text(markdown.render(runs, tables, [p.title for p in figures], title=title, note=note), encoding="utf-8")
+        Path(out_md).write_text(
+            markdown.render(runs, tables, [p.title for p in figures], title=title, note=note),
+            encoding="utf-8",
+        )
     return out_html

@@ -73,7 +73,9 @@ def plots_html(plots: list[Plot]) -> str:
     return f"<h2>Plots</h2><div class='plots'>{figures}</div>"
 
 
-def render(runs: list[Run], tables: list[Table], plots: list[Plot], title: str = "ftcot report", note: str = "") -> str:
+def render(
+    runs: list[Run], tables: list[Table], plots: list[Plot], title: str = "ftcot report", note: str = ""
+) -> str:
     samples = sample_rows(runs)
     # JSON inside <script>: '<' escaped so that no '</script>' in a model's output can end the block.
     data = json.dumps(samples, ensure_ascii=False).replace("<", "\\u003c")

@@ -34,7 +34,9 @@ def table_markdown(table: Table) -> str:
     return "\n".join(lines)
 
 
-def render(runs: list[Run], tables: list[Table], plot_titles: list[str], title: str = "ftcot report", note: str = "") -> str:
+def render(
+    runs: list[Run], tables: list[Table], plot_titles: list[str], title: str = "ftcot report", note: str = ""
+) -> str:
     lines = [f"# {title}", ""]
     if note:
         lines += [f"> {note}", ""]

@@ -88,7 +88,9 @@ class Task:
         if split == "all":
             return sorted(self.by_id)
         if split not in self.splits:
-            raise DataError(f"task {self.name!r} has no split {split!r}; it has: all, {', '.join(self.splits)}")
+            raise DataError(
+                f"task {self.name!r} has no split {split!r}; it has: all, {', '.join(self.splits)}"
+            )
         return self.splits[split]
 
     def samples(self, split: str = "all", limit: int | None = None) -> list[Sample]:

@@ -31,23 +31,32 @@ def coin_flip(n: int, people: int = 4, seed: int = 0, names: list[str] | None = 
     for _ in range(n):
         flips = [rng.random() < 0.5 for _ in range(people)]
         who = rng.sample(pool, people) if people <= len(pool) else [rng.choice(pool) for _ in range(people)]
-        steps = " ".join(f"{p} {'flips' if f else 'does not flip'} the coin." for p, f in zip(who, flips, strict=True))
+        steps = " ".join(
+            f"{p} {'flips' if f else 'does not flip'} the coin." for p, f in zip(who, flips, strict=True)
+        )
         rows.append({"question": COIN_FLIP.format(steps=steps), "answer": "no" if sum(flips) % 2 else "yes"})
     return rows
 
 
-def last_letter_concatenation(n: int, words: int = 4, seed: int = 0, names: list[str] | None = None) -> list[dict]:
+def last_letter_concatenation(
+    n: int, words: int = 4, seed: int = 0, names: list[str] | None = None
+) -> list[dict]:
     """Concatenate the last letter of each of `words` names."""
     rng = random.Random(seed)
     pool = list(names or default_names())
     rows = []
     for _ in range(n):
         chosen = rng.sample(pool, words) if words <= len(pool) else [rng.choice(pool) for _ in range(words)]
-        rows.append({"question": LAST_LETTER.format(words=" ".join(chosen)), "answer": "".join(w[-1] for w in chosen)})
+        rows.append(
+            {"question": LAST_LETTER.format(words=" ".join(chosen)), "answer": "".join(w[-1] for w in chosen)}
+        )
     return rows
 
 
-GENERATORS = {"coin_flip": (coin_flip, "yesno"), "last_letter_concatenation": (last_letter_concatenation, "letters")}
+GENERATORS = {
+    "coin_flip": (coin_flip, "yesno"),
+    "last_letter_concatenation": (last_letter_concatenation, "letters"),
+}
 
 
 def write_jsonl(rows: list[dict], path: str | Path) -> Path:

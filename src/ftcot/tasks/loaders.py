@@ -48,18 +48,27 @@ def _number_text(x: float | str) -> str:
 
 def single_eq(task: str, fmt: str) -> dict[int, Sample]:
     rows = _json(K + "SingleEq/questions.json")
-    return {i: Sample(task, i, r["sQuestion"].strip(), _number_text(r["lSolutions"][0]), fmt) for i, r in enumerate(rows)}
+    return {
+        i: Sample(task, i, r["sQuestion"].strip(), _number_text(r["lSolutions"][0]), fmt)
+        for i, r in enumerate(rows)
+    }
 
 
 def addsub(task: str, fmt: str) -> dict[int, Sample]:
     rows = _json(K + "AddSub/AddSub.json")
-    return {i: Sample(task, i, r["sQuestion"].strip(), _number_text(r["lSolutions"][0]), fmt) for i, r in enumerate(rows)}
+    return {
+        i: Sample(task, i, r["sQuestion"].strip(), _number_text(r["lSolutions"][0]), fmt)
+        for i, r in enumerate(rows)
+    }
 
 
 def multiarith(task: str, fmt: str) -> dict[int, Sample]:
     rows = _json(K + "MultiArith/MultiArith.json")
     # Solutions are integers written as floats (39.0); the paper compares MultiArith as strings of ints.
-    return {i: Sample(task, i, r["sQuestion"].strip(), str(int(r["lSolutions"][0])), fmt) for i, r in enumerate(rows)}
+    return {
+        i: Sample(task, i, r["sQuestion"].strip(), str(int(r["lSolutions"][0])), fmt)
+        for i, r in enumerate(rows)
+    }
 
 
 def svamp(task: str, fmt: str) -> dict[int, Sample]:
@@ -74,14 +83,19 @@ def gsm8k(task: str, fmt: str) -> dict[int, Sample]:
     rows = []
     for part in ("train", "test"):
         rows += _jsonl(fetch(f"openai/grade-school-math/grade_school_math/data/{part}.jsonl"))
-    return {i: Sample(task, i, r["question"], r["answer"].split("#### ")[-1].strip(), fmt) for i, r in enumerate(rows)}
+    return {
+        i: Sample(task, i, r["question"], r["answer"].split("#### ")[-1].strip(), fmt)
+        for i, r in enumerate(rows)
+    }
 
 
 def _aqua_rows(path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
     out = []
     for r in _jsonl(path):
         choices = [o[2:] for o in r["options"]]  # "A)5(√3 + 1)" -> "5(√3 + 1)"
-        out.append((render_choices(r["question"].strip(), choices), r["correct"], tuple(c.strip() for c in choices)))
+        out.append(
+            (render_choices(r["question"].strip(), choices), r["correct"], tuple(c.strip() for c in choices))
+        )
     return out
 
 

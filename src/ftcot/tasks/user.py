@@ -29,7 +29,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "task"
 
 
-SPLIT_ALIASES = {"train": "train", "training": "train", "test": "test", "validation": "test", "dev": "test", "valid": "test"}
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "test": "test",
+    "validation": "test",
+    "dev": "test",
+    "valid": "test",
+}
 
 
 class UserTaskConfig(BaseModel):
@@ -55,7 +62,10 @@ def _rows(config: UserTaskConfig) -> list[tuple[int | None, dict, str]]:
         loaded = datasets.load_dataset(source[3:], config.hf_config)
         out = []
         for split_name, part in loaded.items():
-            out += [(None, {**row, "__split__": split_name}, f"{source}[{split_name}][{i}]") for i, row in enumerate(part)]
+            out += [
+                (None, {**row, "__split__": split_name}, f"{source}[{split_name}][{i}]")
+                for i, row in enumerate(part)
+            ]
         return out
     path = Path(source).expanduser()
     if not path.is_file():
@@ -82,7 +92,12 @@ def _rows(config: UserTaskConfig) -> list[tuple[int | None, dict, str]]:
 
 def _field(row: dict, name: str, origin: str, line: int | None) -> Any:
     if not isinstance(row, dict) or name not in row or row[name] is None or str(row[name]).strip() == "":
-        raise DataError("missing or empty (map it with --question-field/--answer-field)", path=origin, line=line, field=name)
+        raise DataError(
+            "missing or empty (map it with --question-field/--answer-field)",
+            path=origin,
+            line=line,
+            field=name,
+        )
     return row[name]
 
 
@@ -95,17 +110,26 @@ def _choices(value: Any, origin: str, line: int | None, name: str) -> list[str]:
     if isinstance(value, dict) and "text" in value:  # HF style {"label": [...], "text": [...]}
         value = value["text"]
     if not isinstance(value, list) or len(value) < 2 or len(value) > 26:
-        raise DataError("choices must be a list of 2 to 26 options (JSON list or 'a|b|c')", path=origin, line=line, field=name)
+        raise DataError(
+            "choices must be a list of 2 to 26 options (JSON list or 'a|b|c')",
+            path=origin,
+            line=line,
+            field=name,
+        )
     return [str(c).strip() for c in value]
 
 
-def _answer(value: Any, fmt: AnswerFormat, choices: list[str], origin: str, line: int | None, name: str) -> str:
+def _answer(
+    value: Any, fmt: AnswerFormat, choices: list[str], origin: str, line: int | None, name: str
+) -> str:
     text = str(value).strip()
     if fmt.kind == "number":
         try:
             float(text.replace(",", ""))
         except ValueError:
-            raise DataError(f"answer {text!r} is not a number (answer type {fmt})", path=origin, line=line, field=name) from None
+            raise DataError(
+                f"answer {text!r} is not a number (answer type {fmt})", path=origin, line=line, field=name
+            ) from None
         return text.replace(",", "")
     if fmt.kind == "yesno":
         if text.lower() not in ("yes", "no", "true", "false"):
@@ -119,7 +143,12 @@ def _answer(value: Any, fmt: AnswerFormat, choices: list[str], origin: str, line
             return letters[int(text)]
         if text in choices:
             return letters[choices.index(text)]
-        raise DataError(f"answer {text!r} is neither a letter, an index nor one of the choices", path=origin, line=line, field=name)
+        raise DataError(
+            f"answer {text!r} is neither a letter, an index nor one of the choices",
+            path=origin,
+            line=line,
+            field=name,
+        )
     return text
 
 
@@ -160,21 +189,34 @@ def load_user_task(source: str, **options: Any) -> Task:
             choices_field = config.choices_field or "choices"
             choices = _choices(_field(row, choices_field, origin, line), origin, line, choices_field)
             question = render_choices(question, choices)
-        answer = _answer(_field(row, config.answer_field, origin, line), fmt, choices, origin, line, config.answer_field)
+        answer = _answer(
+            _field(row, config.answer_field, origin, line), fmt, choices, origin, line, config.answer_field
+        )
         sample_id = index
         if config.id_field:
             try:
                 sample_id = int(_field(row, config.id_field, origin, line))
             except (TypeError, ValueError):
-                raise DataError("id must be an integer", path=origin, line=line, field=config.id_field) from None
+                raise DataError(
+                    "id must be an integer", path=origin, line=line, field=config.id_field
+                ) from None
             if sample_id in samples:
                 raise DataError(f"duplicate id {sample_id}", path=origin, line=line, field=config.id_field)
         samples[sample_id] = Sample(name, sample_id, question, answer, str(fmt), tuple(choices))
-        split_value = row.get("__split__") if config.split_field is None else _field(row, config.split_field, origin, line)
+        split_value = (
+            row.get("__split__")
+            if config.split_field is None
+            else _field(row, config.split_field, origin, line)
+        )
         if split_value is not None:
             split = SPLIT_ALIASES.get(str(split_value).lower())
             if split is None:
-                raise DataError(f"split {split_value!r} is not train/test", path=origin, line=line, field=config.split_field)
+                raise DataError(
+                    f"split {split_value!r} is not train/test",
+                    path=origin,
+                    line=line,
+                    field=config.split_field,
+                )
             split_of[sample_id] = split
 
     splits = _splits(sorted(samples), split_of, config)

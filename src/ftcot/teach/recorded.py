@@ -192,7 +192,11 @@ def _to_record(task: Task, sample: Sample, entry: LogEntry, mapping: dict[str, s
         finish_reason="stop",
         model=MODEL,
         params={"temperature": 0.0, "max_tokens_rationale": 128, "max_tokens_answer": 32},
-        meta={"log_entry": entry.number, "log_gold": entry.gold, **({"letter_map": mapping} if mapping else {})},
+        meta={
+            "log_entry": entry.number,
+            "log_gold": entry.gold,
+            **({"letter_map": mapping} if mapping else {}),
+        },
     )
     return record.rescore()
 
