@@ -120,8 +120,12 @@ class StudentTrainer(Trainer):
         if world > 1:
             total = self.accelerator.reduce(total, reduction="sum")
         n = len(self.val_rows)
+        accuracy = 100.0 * total.item() / n
         metrics = {
-            f"{metric_key_prefix}_accuracy": 100.0 * total.item() / n,
+            f"{metric_key_prefix}_accuracy": accuracy,
+            # Model selection: accuracy, ties going to the later (longer-trained) epoch; small val
+            # splits tie often, and the first epoch of a tie is the least trained.
+            f"{metric_key_prefix}_selection": accuracy + 1e-6 * (self.state.epoch or 0),
             f"{metric_key_prefix}_correct": int(total.item()),
             f"{metric_key_prefix}_n": n,
             f"{metric_key_prefix}_runtime": round(time.time() - start, 2),
@@ -213,7 +217,7 @@ def training_arguments(config: TrainConfig, has_val: bool) -> TrainingArguments:
         save_strategy="epoch",
         save_total_limit=config.save_total_limit,
         load_best_model_at_end=evaluate,
-        metric_for_best_model="accuracy" if evaluate else None,
+        metric_for_best_model="selection" if evaluate else None,
         greater_is_better=True if evaluate else None,
         logging_strategy="steps" if config.logging_steps else "epoch",
         logging_steps=config.logging_steps or 500,
@@ -402,7 +406,7 @@ def build_manifest(
         "metrics": {
             "epochs": history,
             "best_checkpoint": state.best_model_checkpoint,
-            "best_val_accuracy": state.best_metric,
+            "best_val_accuracy": round(state.best_metric, 4) if state.best_metric is not None else None,
             "train_runtime_s": runtime,
             "global_steps": state.global_step,
             "train_tokens": int(state.num_input_tokens_seen),
