@@ -157,7 +157,9 @@ def teach(
     teacher: Annotated[
         str, typer.Option(help="openai:MODEL, hf:MODEL_OR_DIR, llamacpp:FILE.gguf, vllm:MODEL, recorded")
     ],
-    task: Annotated[str, typer.Option(help="Task name (see `ftcot tasks`) or a user data file.")],
+    task: Annotated[
+        str, typer.Option(help="Task name (see `ftcot tasks`) or a task card .toml (docs/tasks.md).")
+    ],
     out: Annotated[Path, typer.Option(help="Run folder for completions.jsonl and manifest.json.")],
     split: Annotated[str, typer.Option()] = "train",
     diverse: Annotated[int, typer.Option(help="D: rationales per question (diverse reasoning).")] = 1,
@@ -361,7 +363,7 @@ def eval_command(
     model: Annotated[
         str, typer.Argument(help="smollm2, a student's output folder, a .gguf file or an HF id.")
     ],
-    task: Annotated[str, typer.Option(help="Task name or user data file.")],
+    task: Annotated[str, typer.Option(help="Task name, or a task card .toml for your own data.")],
     out: Annotated[Path, typer.Option(help="Run folder (an existing one is resumed).")],
     split: Annotated[str, typer.Option()] = "test",
     method: Annotated[str, typer.Option(help="zero_shot, zs_cot, fs_cot, ft_cot or vanilla.")] = "zero_shot",
