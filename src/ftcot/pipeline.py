@@ -88,13 +88,8 @@ def load_recipe(path: str | Path | None = None, text: str | None = None) -> Reci
     except ValidationError as e:
         raise ConfigError(f"{source}: {_explain(e, Recipe)}") from None
     for section, allowed in _section_fields().items():
-        items = (
-            recipe.students
-            if section == "students"
-            else recipe.baselines
-            if section == "baselines"
-            else [getattr(recipe, section)]
-        )
+        value = getattr(recipe, section)
+        items = value if isinstance(value, list) else [value]  # [[students]] and [[baselines]] are lists
         for i, item in enumerate(items):
             unknown = sorted(set(item) - allowed)
             if unknown:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ftcot.errors import DataError, SourceError
+from ftcot.errors import SourceError
+from ftcot.records import iter_jsonl
 from ftcot.sources import fetch
 from ftcot.tasks.base import Sample
 
@@ -31,15 +32,7 @@ def _json(name: str):
 
 
 def _jsonl(path: Path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise DataError(f"not valid JSON ({e.msg})", path=path, line=line_no) from e
-    return rows
+    return [row for _, row in iter_jsonl(path)]
 
 
 def _number_text(x: float | str) -> str:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from ftcot.answers import AnswerFormat
 from ftcot.errors import DataError
+from ftcot.records import iter_jsonl
 from ftcot.tasks.base import Sample, Task, TaskSpec
 from ftcot.tasks.loaders import render_choices
 from ftcot.tasks.registry import TRIGGER_GENERIC, TRIGGER_NUMBER, TRIGGER_YESNO, trigger_choices
@@ -78,16 +79,7 @@ def _rows(config: UserTaskConfig) -> list[tuple[int | None, dict, str]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         data = data.get("examples", data) if isinstance(data, dict) else data
         return [(None, row, f"{path}[{i}]") for i, row in enumerate(data)]
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((line_no, json.loads(line), str(path)))
-            except json.JSONDecodeError as e:
-                raise DataError(f"not valid JSON ({e.msg})", path=path, line=line_no) from e
-    return rows
+    return [(line_no, row, str(path)) for line_no, row in iter_jsonl(path)]
 
 
 def _field(row: dict, name: str, origin: str, line: int | None) -> Any:
