@@ -308,6 +308,9 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")
     ] = False,
+    keep_checkpoints: Annotated[
+        bool | None, typer.Option("--keep-checkpoints", help="Keep OUT/checkpoints after the run ends.")
+    ] = None,
     eval_every_epoch: Annotated[bool | None, typer.Option("--eval-every-epoch/--no-eval")] = None,
     val_max_new_tokens: Annotated[int | None, typer.Option()] = None,
     val_limit: Annotated[int | None, typer.Option()] = None,

@@ -40,6 +40,8 @@ def test_full_finetune_lowers_the_loss_and_writes_a_student(tiny_decoder, data_d
     weights = load_file(out / "model.safetensors")
     assert "model.embed_tokens.weight" in weights
     assert (out / "tokenizer.json").is_file()
+    # A finished run drops its resume checkpoints: they hold the optimizer state, 3x the weights.
+    assert not (out / "checkpoints").exists()
 
 
 class _Memorise(TrainerCallback):
@@ -98,10 +100,12 @@ def test_lora_saves_the_adapter_and_merged_weights(tiny_decoder, data_dir, tmp_p
             lora=True,
             epochs=2,
             batch_size=3,
+            keep_checkpoints=True,
             **{**FAST, "lr": 1e-2},
         )
     )
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir())  # kept on request
     merged = load_file(out / "model.safetensors")
     assert not any("lora" in k for k in merged)
     base = load_file(f"{tiny_decoder}/model.safetensors")

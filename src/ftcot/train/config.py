@@ -82,6 +82,11 @@ class TrainConfig(BaseModel):
     val_batch_size: int = Field(16, ge=1)
     val_limit: int | None = Field(None, ge=1, description="Score only the first N val questions.")
     save_total_limit: int = Field(2, ge=1, description="Checkpoints kept (the best one is never deleted).")
+    keep_checkpoints: bool = Field(
+        False,
+        description="Keep OUT/checkpoints after a finished run. They exist to resume a crash and hold "
+        "the optimizer state (about 3x the weights each), so a finished run deletes them by default.",
+    )
     resume: bool = Field(False, description="Resume from the last checkpoint in OUT/checkpoints.")
     logging_steps: int | None = Field(
         None, ge=1, description="Log the train loss every N steps (None: per epoch)."

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -333,6 +334,9 @@ def train(config: TrainConfig, callbacks: list[TrainerCallback] | None = None) -
             config, trainer, result.metrics, checkpoint, encoder_decoder, rows, val_rows, truncated
         )
         write_manifest(out, manifest)
+        if not config.keep_checkpoints:
+            # The student and its manifest are on disk: the checkpoints only served a resume.
+            shutil.rmtree(config.checkpoint_dir, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return out
 
