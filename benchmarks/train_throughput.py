@@ -2,13 +2,17 @@
 
 Data: MultiArith Fine-tune-CoT rows from the recorded teacher (curated with `ftcot.curate`),
 tokenized for SmolLM2 with `ftcot.train.data` (max length 512). A seeded subset of ROWS rows
-is trained for one epoch under each collation:
-  public  shuffled batches of 8, each padded to its longest sample (reasoning-teacher);
-  ftcot   the trainer's length-grouped batches of 8 (transformers' LengthGroupedSampler).
-Both arms see exactly the same rows, model, optimizer (AdamW 3e-4, fp32) and step code
-(forward, backward, optimizer step); only which rows share a batch differs. Each arm runs in
-its own process (so its peak RSS is its own), after one untimed warm-up step, and the arms
-alternate for ROUNDS rounds so that any background load falls on both.
+is trained for one epoch in each arm, adding one of the trainer's choices at a time:
+  public        shuffled batches of 8, each padded to its longest sample, torch AdamW's
+                per-tensor loop, fp32 (the reasoning-teacher code);
+  grouped       + the trainer's length-grouped batches of 8;
+  fused         + fused AdamW (one kernel over all tensors; the trainer's `adamw_torch_fused`);
+  ftcot         + bf16 autocast where the trainer turns it on by default (a GPU, or a CPU with
+                AMX; elsewhere this arm equals `fused`): all the trainer's defaults.
+Every arm sees exactly the same rows, model, AdamW 3e-4 and step code (forward, backward,
+optimizer step). Each arm runs in its own process (so its peak RSS is its own), after one
+untimed warm-up step, and the arm order reverses every round so that background load falls
+on all of them.
 
 Metric: non-padding tokens trained per second (prompt + completion tokens; padding excluded).
 
@@ -29,6 +33,12 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+ARMS = {  # arm: (length-grouped batches, fused AdamW, bf16 autocast; None = the trainer's default)
+    "public": (False, False, False),
+    "grouped": (True, False, False),
+    "fused": (True, True, False),
+    "ftcot": (True, True, None),
+}
 
 
 def build_rows(workdir: Path) -> list[dict]:
@@ -54,8 +64,10 @@ def run_arm(arm: str, rows_file: str, n_rows: int, seed: int) -> dict:
 
     from ftcot.train.config import TrainConfig
     from ftcot.train.data import Collator, build_dataset
-    from ftcot.train.trainer import load_student, train_sampler
+    from ftcot.train.trainer import bf16_is_fast, load_student, train_sampler
 
+    grouped, fused, bf16 = ARMS[arm]
+    bf16 = bf16_is_fast() if bf16 is None else bf16
     torch.manual_seed(seed)
     rows = json.loads(Path(rows_file).read_text())
     rows = random.Random(seed).sample(rows, n_rows)
@@ -64,14 +76,15 @@ def run_arm(arm: str, rows_file: str, n_rows: int, seed: int) -> dict:
     model.train()
     dataset, _ = build_dataset(tokenizer, rows, "ft_cot", False, config.max_length)
     collate = Collator(tokenizer.pad_token_id)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    sampler = train_sampler(dataset, config.batch_size, group_by_length=arm == "ftcot")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, fused=fused or None)
+    sampler = train_sampler(dataset, config.batch_size, group_by_length=grouped)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=config.batch_size, sampler=sampler, collate_fn=collate
     )
 
     def step(batch) -> None:
-        loss = model(**batch).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -90,6 +103,7 @@ def run_arm(arm: str, rows_file: str, n_rows: int, seed: int) -> dict:
     seconds = time.perf_counter() - start
     return {
         "arm": arm,
+        "bf16": bf16,
         "steps": steps,
         "tokens": tokens,
         "padded_tokens": padded,
@@ -117,7 +131,7 @@ def main() -> None:
         rows_file.write_text(json.dumps(build_rows(Path(tmp))))
         runs = []
         for round_ in range(args.rounds):
-            for arm in ("public", "ftcot") if round_ % 2 == 0 else ("ftcot", "public"):
+            for arm in list(ARMS) if round_ % 2 == 0 else list(ARMS)[::-1]:
                 cmd = [
                     sys.executable,
                     __file__,
@@ -139,16 +153,18 @@ def main() -> None:
     def total(arm: str, key: str) -> float:
         return sum(r[key] for r in runs if r["arm"] == arm)
 
+    public_rate = total("public", "tokens") / total("public", "seconds")
     summary = {
         arm: {
             "tokens_per_s": total(arm, "tokens") / total(arm, "seconds"),
             "padding_fraction": 1 - total(arm, "tokens") / total(arm, "padded_tokens"),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs if r["arm"] == arm),
             "steps": int(total(arm, "steps")),
+            "speedup_vs_public": total(arm, "tokens") / total(arm, "seconds") / public_rate,
         }
-        for arm in ("public", "ftcot")
+        for arm in ARMS
     }
-    summary["speedup"] = summary["ftcot"]["tokens_per_s"] / summary["public"]["tokens_per_s"]
+    summary["speedup"] = summary["ftcot"]["speedup_vs_public"]
     report = {
         "benchmark": "train_throughput",
         "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:]),
@@ -159,7 +175,8 @@ def main() -> None:
             "load_average_at_end": os.getloadavg(),
         },
         "settings": {
-            "student": "smollm2 (SmolLM2-135M-Instruct, fp32)",
+            "student": "smollm2 (SmolLM2-135M-Instruct, fp32 weights)",
+            "cpu_amx": next(r["bf16"] for r in runs if r["arm"] == "ftcot"),
             "task": "multiarith",
             "method": "ft_cot",
             "rows": args.rows,

@@ -301,7 +301,8 @@ def train(
     lr_scheduler: Annotated[str | None, typer.Option()] = None,
     warmup_ratio: Annotated[float | None, typer.Option()] = None,
     bf16: Annotated[
-        bool | None, typer.Option("--bf16/--fp32", help="Mixed precision (default: bf16 on a GPU).")
+        bool | None,
+        typer.Option("--bf16/--fp32", help="Mixed precision (default: bf16 on a GPU, or a CPU with AMX)."),
     ] = None,
     gradient_checkpointing: Annotated[bool | None, typer.Option("--gradient-checkpointing")] = None,
     group_by_length: Annotated[bool | None, typer.Option("--group-by-length/--shuffle")] = None,

@@ -69,7 +69,7 @@ class TrainConfig(BaseModel):
         "all-linear", description="peft target_modules: 'all-linear' or comma list."
     )
     bf16: bool | None = Field(
-        None, description="bf16 mixed precision (None: on when a CUDA GPU supports it)."
+        None, description="bf16 mixed precision (None: on a GPU that supports it, or a CPU with AMX)."
     )
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory.")
     trust_remote_code: bool = Field(False, description="Run model code from the checkpoint (off by default).")
