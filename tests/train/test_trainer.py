@@ -1,6 +1,7 @@
 """Real training steps on tiny randomly initialised students: loss, outputs, LoRA, T5, resume, selection."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,16 +21,20 @@ def manifest(out):
     return json.loads((out / "manifest.json").read_text())
 
 
+def train_tiny(student, data_dir, tmp_path, callbacks=None, **settings) -> Path:
+    """Train a tiny student into tmp_path/out with the FAST settings, batch 3, and any overrides."""
+    config = TrainConfig(
+        data_dir=data_dir, student=student, out=tmp_path / "out", **{"batch_size": 3, **FAST, **settings}
+    )
+    return train(config, callbacks=callbacks)
+
+
 def losses(out) -> list[float]:
     return [e["train_loss"] for e in manifest(out)["metrics"]["epochs"]]
 
 
 def test_full_finetune_lowers_the_loss_and_writes_a_student(tiny_decoder, data_dir, tmp_path):
-    out = train(
-        TrainConfig(
-            data_dir=data_dir, student=tiny_decoder, out=tmp_path / "out", epochs=4, batch_size=3, **FAST
-        )
-    )
+    out = train_tiny(tiny_decoder, data_dir, tmp_path, epochs=4)
     history = manifest(out)["metrics"]["epochs"]
     assert [e["epoch"] for e in history] == [1, 2, 3, 4]
     assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.5
@@ -46,17 +51,7 @@ def test_full_finetune_lowers_the_loss_and_writes_a_student(tiny_decoder, data_d
 
 
 def test_bf16_autocast_trains_on_cpu(tiny_decoder, data_dir, tmp_path):
-    out = train(
-        TrainConfig(
-            data_dir=data_dir,
-            student=tiny_decoder,
-            out=tmp_path / "out",
-            epochs=3,
-            batch_size=3,
-            eval_every_epoch=False,
-            **{**FAST, "bf16": True},
-        )
-    )
+    out = train_tiny(tiny_decoder, data_dir, tmp_path, epochs=3, eval_every_epoch=False, bf16=True)
     m = manifest(out)
     assert m["precision"] == "bf16"
     history = m["metrics"]["epochs"]
@@ -78,17 +73,17 @@ class _Memorise(TrainerCallback):
 def test_val_accuracy_is_real_and_the_best_epoch_is_kept(tiny_decoder, data_dir, tmp_path):
     """The vanilla student memorises 7 one-token answers; val accuracy must see it through the answer checker."""
     seen = _Memorise()
-    config = TrainConfig(
-        data_dir=data_dir,
-        student=tiny_decoder,
-        out=tmp_path / "out",
+    out = train_tiny(
+        tiny_decoder,
+        data_dir,
+        tmp_path,
+        callbacks=[seen],
         method="vanilla",
         epochs=25,
         batch_size=7,
         save_total_limit=1,
-        **{**FAST, "lr": 1e-2},
+        lr=1e-2,
     )
-    out = train(config, callbacks=[seen])
     m = manifest(out)["metrics"]
     assert seen.accuracies[0] < 100 and max(seen.accuracies) == 100.0
     assert m["best_val_accuracy"] == 100.0
@@ -113,18 +108,7 @@ def test_val_accuracy_is_real_and_the_best_epoch_is_kept(tiny_decoder, data_dir,
 
 
 def test_lora_saves_the_adapter_and_merged_weights(tiny_decoder, data_dir, tmp_path):
-    out = train(
-        TrainConfig(
-            data_dir=data_dir,
-            student=tiny_decoder,
-            out=tmp_path / "out",
-            lora=True,
-            epochs=2,
-            batch_size=3,
-            keep_checkpoints=True,
-            **{**FAST, "lr": 1e-2},
-        )
-    )
+    out = train_tiny(tiny_decoder, data_dir, tmp_path, lora=True, epochs=2, keep_checkpoints=True, lr=1e-2)
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert sorted(p.name for p in (out / "checkpoints").iterdir())  # kept on request
     merged = load_file(out / "model.safetensors")
@@ -138,34 +122,14 @@ def test_lora_saves_the_adapter_and_merged_weights(tiny_decoder, data_dir, tmp_p
 
 
 def test_encoder_decoder_student_trains(tiny_encoder_decoder, data_dir, tmp_path):
-    out = train(
-        TrainConfig(
-            data_dir=data_dir,
-            student=tiny_encoder_decoder,
-            out=tmp_path / "out",
-            epochs=3,
-            batch_size=3,
-            **FAST,
-        )
-    )
+    out = train_tiny(tiny_encoder_decoder, data_dir, tmp_path, epochs=3)
     history = losses(out)
     assert history[-1] < history[0] - 0.5
     assert manifest(out)["model"]["encoder_decoder"] is True
 
 
 def test_step_by_step_trains_both_tasks(tiny_decoder, data_dir, tmp_path):
-    out = train(
-        TrainConfig(
-            data_dir=data_dir,
-            student=tiny_decoder,
-            out=tmp_path / "out",
-            step_by_step=True,
-            sbs_alpha=0.5,
-            epochs=3,
-            batch_size=3,
-            **FAST,
-        )
-    )
+    out = train_tiny(tiny_decoder, data_dir, tmp_path, step_by_step=True, sbs_alpha=0.5, epochs=3)
     history = losses(out)
     assert history[-1] < history[0] - 0.5
 
