@@ -162,6 +162,9 @@ def teach(
     ],
     out: Annotated[Path, typer.Option(help="Run folder for completions.jsonl and manifest.json.")],
     split: Annotated[str, typer.Option()] = "train",
+    method: Annotated[
+        str, typer.Option(help="zs_cot (rationale, then answer); zero_shot or fs_cot: one-step baselines.")
+    ] = "zs_cot",
     diverse: Annotated[int, typer.Option(help="D: rationales per question (diverse reasoning).")] = 1,
     temperature: Annotated[float | None, typer.Option(help="Default: 0 when D=1, else 0.7.")] = None,
     top_p: Annotated[float, typer.Option()] = 1.0,
@@ -365,7 +368,11 @@ def _option_error(error: dict) -> str:
 @app.command("eval")
 def eval_command(
     model: Annotated[
-        str, typer.Argument(help="smollm2, a student's output folder, a .gguf file or an HF id.")
+        str,
+        typer.Argument(
+            help="smollm2, a student's output folder, a .gguf file, an HF id, or a served model "
+            "(openai:MODEL with --base-url, vllm:MODEL, llamacpp:FILE.gguf) through the teacher engine."
+        ),
     ],
     task: Annotated[str, typer.Option(help="Task name, or a task card .toml for your own data.")],
     out: Annotated[Path, typer.Option(help="Run folder (an existing one is resumed).")],
@@ -384,6 +391,11 @@ def eval_command(
     seed: Annotated[int, typer.Option()] = 0,
     style: Annotated[str, typer.Option(help="Student prompt format: default or gpt3.")] = "default",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: cpu).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server (openai: models).")] = None,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key.")
+    ] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(help="Requests in flight (served models).")] = 32,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Evaluate a model on a task split with a prompting method; writes records, manifest and metrics.json."""
@@ -397,7 +409,7 @@ def eval_command(
             model=model, task=task, out=out, split=split, method=method, max_new_tokens=max_new_tokens,
             answer_max_new_tokens=answer_max_new_tokens, batch_size=batch_size, limit=limit, stop=stop,
             self_consistency=self_consistency, temperature=temperature, top_p=top_p, seed=seed, style=style,
-            device=device,
+            device=device, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
         )  # fmt: skip
     except ValidationError as e:
         raise ConfigError("; ".join(map(_option_error, e.errors()))) from e

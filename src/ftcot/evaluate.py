@@ -55,6 +55,7 @@ DEFAULT_STOP = {
     "ft_cot": ["END"],
     "vanilla": ["END"],
 }
+SERVED_KINDS = ("openai", "vllm", "llamacpp")
 # What must match for an existing run folder to be resumed rather than refused.
 RESUME_KEYS = (
     "model",
@@ -88,6 +89,10 @@ class EvalConfig(BaseModel):
     seed: int = 0
     style: Literal["default", "gpt3"] = "default"  # student prompt format (ftcot.prompts.ft_cot_example)
     device: str | None = None
+    # Served models (openai:, vllm:, llamacpp: specs) go through the teacher engine: cache, limits, resume.
+    base_url: str | None = Field(None, description="OpenAI-compatible server for openai: models")
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(32, ge=1, description="requests in flight for served models")
 
     @model_validator(mode="after")
     def _check_sampling(self) -> EvalConfig:
@@ -96,6 +101,11 @@ class EvalConfig(BaseModel):
                 "--self-consistency k > 1 needs --temperature > 0 (e.g. 0.7, as the paper samples)"
             )
         return self
+
+    @property
+    def served(self) -> bool:
+        """An API or engine model (`openai:gpt-4o-mini`, `vllm:...`, `llamacpp:...`), not transformers weights."""
+        return self.model.partition(":")[0] in SERVED_KINDS and ":" in self.model
 
     @property
     def new_tokens(self) -> int:
@@ -111,15 +121,15 @@ class EvalConfig(BaseModel):
 
 def build_prompt(config: EvalConfig, task: Task, question: str, encoder_decoder: bool) -> str:
     """The (first-step) prompt a method gives the model."""
-    if config.method == "zero_shot":
-        return prompts.zero_shot(question, encoder_decoder)
-    if config.method == "zs_cot":
-        return prompts.zs_cot_step1(question)
-    if config.method == "fs_cot":
-        if not task.spec.fs_cot:
-            raise ConfigError(f"task {task.name!r} has no Few-shot-CoT exemplars; use zero_shot or zs_cot")
-        return prompts.fs_cot(question, prompts.few_shot_exemplars(task.spec.fs_cot))
-    return prompts.student_prompt(question, encoder_decoder=encoder_decoder, style=config.style)
+    if config.method == "fs_cot" and not task.spec.fs_cot:
+        raise ConfigError(f"task {task.name!r} has no Few-shot-CoT exemplars; use zero_shot or zs_cot")
+    return prompts.first_prompt(
+        config.method,
+        question,
+        fs_cot_key=task.spec.fs_cot,
+        encoder_decoder=encoder_decoder,
+        style=config.style,
+    )
 
 
 def split_student_output(text: str) -> str | None:
@@ -289,9 +299,10 @@ def _model_provenance(spec: str) -> dict:
     return {k: v for k, v in manifest.items() if len(json.dumps(v, default=str)) <= 2000}
 
 
-def _check_resumable(run_dir: Path, settings: dict) -> None:
+def _check_resumable(run_dir: Path, settings: dict, served: bool = False) -> None:
     old = read_manifest(run_dir)
-    if old.get("stage") not in (None, "eval"):
+    # A served evaluation is a teacher run until it is scored: a crash leaves stage 'teach'.
+    if old.get("stage") not in (None, "eval") and not (served and old.get("stage") == "teach"):
         raise ConfigError(f"{run_dir} holds a {old['stage']!r} run, not an evaluation: choose another --out")
     changed = [k for k in RESUME_KEYS if k in old and old[k] != settings[k]]
     if changed:
@@ -315,7 +326,9 @@ def evaluate(config: EvalConfig) -> Path:
         "max_new_tokens": config.new_tokens,
         "stop": config.stop_strings,
     }
-    _check_resumable(run_dir, settings)
+    _check_resumable(run_dir, settings, config.served)
+    if config.served:
+        return _evaluate_served(config, task, samples, settings)
 
     model, tokenizer = load_model(config.model, device=config.device)
     torch.manual_seed(config.seed)  # sampled runs (self-consistency) repeat
@@ -338,8 +351,12 @@ def evaluate(config: EvalConfig) -> Path:
             log.info(
                 "%s: %d/%d questions", run_dir, len(samples) - len(pending) + generated // k, len(samples)
             )
-    elapsed = time.perf_counter() - started
+    return _finish(config, samples, generated, time.perf_counter() - started)
 
+
+def _finish(config: EvalConfig, samples: Sequence[Sample], generated: int, elapsed: float, **extra) -> Path:
+    """Score the run folder's records of these samples; write metrics.json and the manifest's result."""
+    run_dir, k = Path(config.out), config.self_consistency
     wanted = {(s.task, s.id) for s in samples}
     records = [r for r in read_records(run_dir) if (r.task, r.sample_id) in wanted and r.sample_index < k]
     metrics = compute_metrics(records)
@@ -349,5 +366,45 @@ def evaluate(config: EvalConfig) -> Path:
         "samples_per_s": generated / elapsed if generated else None,
     }
     (run_dir / METRICS_FILE).write_text(json.dumps({**metrics, "timing": timing}, indent=2))
-    write_manifest(run_dir, {"status": "done", "metrics": metrics, "timing": timing})
+    write_manifest(run_dir, {"status": "done", "metrics": metrics, "timing": timing, **extra})
     return run_dir
+
+
+def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], settings: dict) -> Path:
+    """A served model's prompt baseline, sent through the teacher engine (cached: a rerun pays nothing)."""
+    from ftcot.teach.backends.base import redact_url
+    from ftcot.teach.driver import TeachConfig, teach
+
+    if config.method not in ("zero_shot", "zs_cot", "fs_cot"):
+        raise ConfigError(
+            f"{config.model}: served models are evaluated with zero_shot, zs_cot or fs_cot, not {config.method}"
+        )
+    started = time.perf_counter()
+    teach(
+        TeachConfig(
+            teacher=config.model,
+            task=task.name,
+            split=config.split,
+            out=config.out,
+            method=config.method,
+            diverse=config.self_consistency,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_tokens=config.new_tokens,
+            answer_max_tokens=config.answer_max_new_tokens,
+            limit=config.limit,
+            base_url=config.base_url,
+            api_key_env=config.api_key_env,
+            concurrency=config.concurrency,
+            batch_size=config.batch_size,
+        )
+    )
+    teacher_run = read_manifest(config.out)
+    if teacher_run.get("status") != "complete":
+        raise ConfigError(
+            f"{config.out}: the model did not answer every question (status {teacher_run.get('status')!r}, "
+            f"error {teacher_run.get('error')!r}); rerun the same command to resume"
+        )
+    generated = teacher_run.get("last_run", {}).get("written", 0)
+    settings = {**settings, "base_url": redact_url(config.base_url)}  # the key stays in the environment
+    return _finish(config, samples, generated, time.perf_counter() - started, **settings)

@@ -54,6 +54,26 @@ def fs_cot(question: str, exemplars: str) -> str:
     return f"{exemplars}\nQ: {question}\nA:"
 
 
+def first_prompt(
+    method: str,
+    question: str,
+    *,
+    fs_cot_key: str | None = None,
+    encoder_decoder: bool = False,
+    style: str = "default",
+) -> str:
+    """The prompt a method opens with (for zs_cot, step 1): what teachers and students are asked."""
+    if method == "zero_shot":
+        return zero_shot(question, encoder_decoder)
+    if method == "zs_cot":
+        return zs_cot_step1(question)
+    if method == "fs_cot":
+        if not fs_cot_key:
+            raise ValueError("this task has no Few-shot-CoT exemplars; use zero_shot or zs_cot")
+        return fs_cot(question, few_shot_exemplars(fs_cot_key))
+    return student_prompt(question, encoder_decoder=encoder_decoder, style=style)
+
+
 # --- student training formats ---------------------------------------------------------------
 
 

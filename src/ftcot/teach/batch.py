@@ -90,6 +90,8 @@ class BatchRunner:
 
     def answer_requests(self, jobs: list[tuple[Sample, list[int]]]) -> list[BatchRequest]:
         requests = []
+        if self.teacher.config.one_step:  # the first round's replies are the answers
+            return requests
         step1, step2 = self.teacher.step1, self.teacher.step2
         for sample, indices in jobs:
             prompt = self.teacher.rationale_prompt(sample)

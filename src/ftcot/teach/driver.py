@@ -2,7 +2,9 @@
 
 For each question of a task split and each sample index d < D: step 1 asks for a rationale
 (`Q: {question}\\nA: Let's think step by step.`, temperature T), step 2 asks for the answer
-(step-1 prompt + rationale + the task's trigger, greedy). Each finished sample is scored with
+(step-1 prompt + rationale + the task's trigger, greedy). With `method` zero_shot or fs_cot
+the teacher answers in one step instead (the paper's prompt baselines; `ftcot eval` runs API
+models through here, so they get the same cache, limits and resume). Each finished sample is scored with
 the shared checker and appended to `completions.jsonl` at once. A rerun skips the samples
 already written and finds every earlier generation in the cache, so a run killed at any
 moment resumes with nothing lost, duplicated or paid twice. Ctrl-C (or SIGTERM) lets the
@@ -17,11 +19,13 @@ import logging
 import signal
 import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ftcot.answers import PREFIXES
 from ftcot.errors import ConfigError
-from ftcot.prompts import GENERIC_ANSWER_TRIGGER, zs_cot_step1, zs_cot_step2
+from ftcot.prompts import GENERIC_ANSWER_TRIGGER, first_prompt, zs_cot_step2
 from ftcot.records import Completion, RecordWriter, read_manifest, read_records, write_manifest
 from ftcot.tasks import Sample, Task, get_task
 from ftcot.teach.backends import RequestRefused, get_backend, parse_teacher
@@ -47,6 +51,9 @@ class TeachConfig(BaseModel):
     task: str
     split: str = "train"
     out: Path
+    method: Literal["zs_cot", "zero_shot", "fs_cot"] = Field(
+        "zs_cot", description="zs_cot: rationale then answer; zero_shot, fs_cot: one-step prompt baselines"
+    )
     diverse: int = Field(1, ge=1, description="D: rationales per question (the paper: 1, or up to 64)")
     temperature: float | None = Field(None, ge=0, description="default: 0 when D=1, else 0.7 (the paper's)")
     top_p: float = Field(1.0, gt=0, le=1)
@@ -78,8 +85,14 @@ class TeachConfig(BaseModel):
             return self.temperature
         return 0.0 if self.diverse == 1 else 0.7
 
+    @property
+    def one_step(self) -> bool:
+        return self.method != "zs_cot"
+
     def rationale_params(self) -> SamplingParams:
-        return SamplingParams(self.sampling_temperature, self.top_p, self.max_tokens)
+        # A one-step prompt ends in "A:"; the model would go on to invent the next "Q:".
+        stop = ("\nQ:",) if self.one_step else ()
+        return SamplingParams(self.sampling_temperature, self.top_p, self.max_tokens, stop)
 
     def answer_params(self) -> SamplingParams:
         return SamplingParams(0.0, 1.0, self.answer_max_tokens)  # the answer is read greedily
@@ -88,6 +101,8 @@ class TeachConfig(BaseModel):
         data = self.model_dump(mode="json")
         job = {k: data[k] for k in JOB_FIELDS}
         job["temperature"] = self.sampling_temperature
+        if self.one_step:  # only then: run folders made before `method` existed stay resumable
+            job["method"] = self.method
         return job
 
 
@@ -103,6 +118,10 @@ def teach(config: TeachConfig) -> Path:
     task = get_task(config.task)
     samples = task.samples(config.split, limit=config.limit)
     kind, _ = parse_teacher(config.teacher)
+    if kind == "recorded" and config.one_step:
+        raise ConfigError(f"the recorded teacher holds Zero-shot-CoT outputs only, not {config.method}")
+    if config.method == "fs_cot" and not task.spec.fs_cot:
+        raise ConfigError(f"task {task.name!r} has no Few-shot-CoT exemplars; use zero_shot or zs_cot")
     if config.dry_run:
         log.info("dry run: %s", estimate(config))
         return config.out
@@ -181,7 +200,8 @@ async def _teach_live(config: TeachConfig, task: Task, samples: list[Sample]) ->
 
 
 class ZeroShotCoT:
-    """Two steps per sample; D samples per question; questions run in `workers` parallel lanes."""
+    """Two steps per sample (one for the prompt baselines); D samples per question; questions run in
+    parallel lanes."""
 
     def __init__(self, config: TeachConfig, task: Task, engine: Engine, writer: RecordWriter):
         self.config = config
@@ -229,7 +249,8 @@ class ZeroShotCoT:
         return "incomplete" if self.failed else "complete"
 
     def rationale_prompt(self, sample: Sample) -> str:
-        return zs_cot_step1(sample.question)
+        """Step 1's prompt; for a one-step method, the only one."""
+        return first_prompt(self.config.method, sample.question, fs_cot_key=self.task.spec.fs_cot)
 
     def answer_prompt(self, sample: Sample, rationale: str) -> str:
         if self.engine.backend.chat and rationale[:1] not in ("", " ", "\n"):
@@ -247,6 +268,12 @@ class ZeroShotCoT:
             return
         except RetriesExhausted as e:
             self._failed(sample, len(indices), e)
+            return
+        if self.config.one_step:  # the reply is the answer
+            for index, reply in zip(indices, rationales, strict=True):
+                self.writer.write(self.record(sample, index, prompt, None, None, reply))
+                self.written += 1
+                self.on_record()
             return
         try:
             async with asyncio.TaskGroup() as tg:
@@ -278,42 +305,46 @@ class ZeroShotCoT:
         sample: Sample,
         index: int,
         prompt: str,
-        rationale: Generation,
+        rationale: Generation | None,
         answer_prompt: str | None,
         answer: Generation,
     ) -> Completion:
+        """One sample's record; `rationale` is None for one-step methods (their reply is `answer`)."""
         backend = self.engine.backend
+        steps = [g for g in (rationale, answer) if g is not None]
+        if rationale is not None:
+            params = {
+                "max_tokens_rationale": self.step1.max_tokens,
+                "max_tokens_answer": self.step2.max_tokens,
+                "trigger": self.trigger,
+            }
+        else:
+            params = {"max_tokens": self.step1.max_tokens, "stop": list(self.step1.stop)}
         return Completion(
             task=sample.task,
             sample_id=sample.id,
             sample_index=index,
             split=self.config.split,
-            method="zs_cot",
+            method=self.config.method,
             question=sample.question,
             gold=sample.answer,
             answer_type=sample.answer_type,
             prompt=prompt,
-            rationale=rationale.text,
+            rationale=rationale.text if rationale is not None else few_shot_rationale(self.config, answer),
             answer_prompt=answer_prompt,
             answer_text=answer.text,
             finish_reason=answer.finish_reason,
-            rationale_finish_reason=rationale.finish_reason,
+            rationale_finish_reason=rationale.finish_reason if rationale is not None else None,
             usage={
-                "prompt_tokens": rationale.prompt_tokens + answer.prompt_tokens,
-                "completion_tokens": rationale.completion_tokens + answer.completion_tokens,
+                "prompt_tokens": sum(g.prompt_tokens for g in steps),
+                "completion_tokens": sum(g.completion_tokens for g in steps),
             },
             model=backend.model,
-            params={
-                "temperature": self.step1.temperature,
-                "top_p": self.step1.top_p,
-                "max_tokens_rationale": self.step1.max_tokens,
-                "max_tokens_answer": self.step2.max_tokens,
-                "trigger": self.trigger,
-            },
+            params={"temperature": self.step1.temperature, "top_p": self.step1.top_p, **params},
             meta={
                 "backend": backend.name,
                 "chat": backend.chat,
-                "cached": rationale.cached and answer.cached,
+                "cached": all(g.cached for g in steps),
             },
         ).rescore()
 
@@ -353,10 +384,18 @@ class ZeroShotCoT:
 # --- manifests ----------------------------------------------------------------------------------
 
 
+def few_shot_rationale(config: TeachConfig, reply: Generation) -> str | None:
+    """A Few-shot-CoT reply's reasoning: the text before 'The answer is' (curate can train on it)."""
+    if config.method != "fs_cot":
+        return None
+    reasoning, found, _ = reply.text.partition(PREFIXES["fs_cot"])
+    return reasoning.strip() if found else None
+
+
 def _manifest(config: TeachConfig, task: Task, samples: list[Sample], backend: dict) -> dict:
     return {
         "stage": "teach",
-        "method": "zs_cot",
+        "method": config.method,
         "teacher": config.teacher,
         "backend": backend,
         "task": task.name,
@@ -461,7 +500,7 @@ def estimate(config: TeachConfig) -> dict:
     n_supported = kind != "llamacpp"
     prompt_tokens = completion_tokens = cached = requests = todo = 0
     for sample in samples:
-        prompt = zs_cot_step1(sample.question)
+        prompt = first_prompt(config.method, sample.question, fs_cot_key=task.spec.fs_cot)
         p_tokens = estimate_tokens(prompt)
         indices = [d for d in range(config.diverse) if (task.name, sample.id, d) not in done]
         todo += len(indices)
@@ -470,11 +509,16 @@ def estimate(config: TeachConfig) -> dict:
             rationale = cache.get(cache_key(kind, cache_model, prompt, step1, d))
             if rationale is None:
                 fresh += 1
+                if config.one_step:
+                    completion_tokens += step1.max_tokens
+                    continue
                 completion_tokens += step1.max_tokens + step2.max_tokens
                 prompt_tokens += p_tokens + step1.max_tokens + estimate_tokens(trigger)
                 requests += 1
                 continue
             cached += 1
+            if config.one_step:
+                continue
             answer_prompt = zs_cot_step2(sample.question, rationale.text, trigger)
             if cache.get(cache_key(kind, cache_model, answer_prompt, step2, d)) is None:
                 prompt_tokens += estimate_tokens(answer_prompt)

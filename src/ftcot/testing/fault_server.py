@@ -254,13 +254,21 @@ class FaultServer:
         }
 
     def _text(self, prompt: str, temperature: float) -> str:
-        numbers = [int(x) for x in _NUMBER.findall(prompt.split("\nA:")[0])][:4]
+        """Adds the first numbers of the last question. Answers in the shape the prompt asks for:
+        a number after a Zero-shot-CoT trigger or a bare 'A:', '... The answer is N.' after exemplars."""
+        question = prompt.rsplit("Q:", 1)[-1].split("\nA:")[0]  # few-shot prompts: the last Q
+        numbers = [int(x) for x in _NUMBER.findall(question)][:4]
         guess = sum(numbers) if numbers else 0
         if temperature > 0:
             guess += self.rng.choice((0, 0, 1, -1))  # sampled rationales disagree now and then
         if "Therefore" in prompt.rsplit("Let's think step by step.", 1)[-1]:
             return f" {guess}."
-        return f" The numbers are {', '.join(map(str, numbers)) or 'none'}. Adding them gives {guess}."
+        rationale = f" The numbers are {', '.join(map(str, numbers)) or 'none'}. Adding them gives {guess}."
+        if "The answer is" in prompt:
+            return f"{rationale} The answer is {guess}."
+        if prompt.endswith("A:"):
+            return f" {guess}"
+        return rationale
 
     def _finish_reason(self) -> str:
         roll = self.rng.random()
