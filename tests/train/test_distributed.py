@@ -1,4 +1,8 @@
-"""The distributed path is not dead code: two CPU processes (gloo) through `accelerate launch` and our DDP config."""
+"""The distributed path is not dead code: two CPU processes (gloo) through `accelerate launch` and our DDP config.
+
+FSDP and DeepSpeed cannot be checked here: accelerate turns them on only with accelerators, and a
+CPU run of configs/accelerate/fsdp.yaml silently trains as plain multi-CPU DDP (seen: the
+manifest's `distributed` said MULTI_CPU). They need a multi-GPU machine."""
 
 import json
 import os
@@ -47,12 +51,14 @@ def test_two_process_ddp_training_on_cpu(tiny_decoder, data_dir, tmp_path):
         "4",
         "--lr",
         "3e-3",
+        "--fp32",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["world_size"] == 2
+    assert manifest["distributed"] == "MULTI_CPU"
     # 6 rows over 2 processes at batch 2: 2 steps per epoch (3 rows per process, the last batch short).
     assert manifest["metrics"]["global_steps"] == 4
     epochs = manifest["metrics"]["epochs"]

@@ -414,6 +414,7 @@ def build_manifest(
         "hyperparameters": config.model_dump(mode="json"),
         "precision": "bf16" if trainer.args.bf16 else "fp32",
         "world_size": trainer.args.world_size,
+        "distributed": trainer.accelerator.distributed_type.value,  # NO, MULTI_CPU, MULTI_GPU, FSDP, DEEPSPEED
         "metrics": {
             "epochs": history,
             "best_checkpoint": state.best_model_checkpoint,
