@@ -21,3 +21,25 @@ def mirror() -> Path:
     if not path or not Path(path).is_dir():
         pytest.skip("needs the offline mirror: set FTCOT_MIRROR to the shared data folder")
     return Path(path)
+
+
+# Under CI a test that needs a browser or a server runs or fails, never skips: a skip turned a
+# machine without chromium-driver into a green build that had run none of the browser tests.
+MUST_RUN_UNDER_CI = ("browser", "server")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    needs = [m for m in MUST_RUN_UNDER_CI if item.get_closest_marker(m)]
+    if (
+        report.skipped
+        and needs
+        and os.environ.get("CI", "").lower() == "true"
+        and not hasattr(report, "wasxfail")
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: a {needs[0]} test must run, not skip ({reason})"

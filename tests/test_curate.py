@@ -154,3 +154,18 @@ def test_cli_curates_the_recorded_teacher(mirror, tmp_path):
     correct_train = y["train_rows_with_rationale"] + y["dropped"]["duplicate"]
     assert 332 - y["val_records"] <= correct_train <= 332
     assert y["dropped"]["incorrect"] == (420 - y["val_records"] - correct_train)
+
+
+def test_manifest_states_the_teacher_its_d_and_the_split_sizes(tmp_path):
+    teach = tmp_path / "teach"
+    manifest = {"stage": "teach", "teacher": "openai:big", "backend": {"model": "big-2024"}, "diverse": 4}
+    with RecordWriter(teach, manifest) as w:
+        for i in range(5):  # 3 of 4 samples right for every question: none keeps D rationales
+            for d in range(4):
+                w.write(record(i, index=d, rationale=f"take {d}", answer_text=" 5." if d < 3 else " 6."))
+    out = curate(CurateConfig(run_dir=teach, out=tmp_path / "data", val_fraction=0.2))
+    dataset = json.loads((out / "manifest.json").read_text())["dataset"]
+    assert dataset == {
+        "teacher": "openai:big", "teacher_model": "big-2024", "diverse": 4, "train_questions": 4, "train_rows": 12,
+        "train_rows_with_rationale": 12, "val_questions": 1, "val_rows": 1,
+    }  # fmt: skip

@@ -46,7 +46,7 @@ def test_shipped_recipes_validate(mirror):
         ),
         (
             'tasks = ["coin_flip"]\n[[students]]\nstudent = "s"\nlearning_rate = 1',
-            r"\[students\]\[0\] has unknown key 'learning_rate'; allowed: .*lr",
+            r"\[\[students\]\]\[0\] has unknown key 'learning_rate'; allowed: .*lr",
         ),
         ('tasks = ["nope"]', r"unknown task 'nope'"),
         ("tasks = 3", r"tasks: Input should be a valid list"),

@@ -76,3 +76,22 @@ def test_wilson_interval():
     assert wilson_interval(0, 0) == (0.0, 0.0)
     low, high = wilson_interval(78, 100)
     assert 68 < low < 78 < high < 86
+
+
+def test_a_key_written_twice_is_read_once_keeping_the_first(tmp_path, caplog):
+    path = tmp_path / "completions.jsonl"
+    first, again = _record(0, text=" 7."), _record(0, text=" 8.")  # two draws of one request
+    path.write_text("".join(r.to_json() + "\n" for r in (first, _record(1), again)))
+    records = read_records(tmp_path)
+    assert [(r.sample_id, r.answer_text) for r in records] == [(0, " 7."), (1, " 7.")]
+    assert score(records)["n"] == 2  # the duplicate is not counted
+    assert "line" in caplog.text and "3" in caplog.text and "first of each is kept" in caplog.text
+
+
+def test_a_key_written_twice_by_different_jobs_is_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "completions.jsonl"
+    other = _record(0)
+    other.model = "another-teacher"
+    path.write_text("".join(r.to_json() + "\n" for r in (_record(0), _record(1), other)))
+    with pytest.raises(DataError, match=r"completions\.jsonl.*lines 1 and 3"):
+        read_records(tmp_path)

@@ -1,5 +1,6 @@
 import hashlib
 import http.server
+import json
 import threading
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 
 from ftcot.errors import SourceError
 from ftcot.sources import FILES, PinnedFile, fetch, sha256_of
+from ftcot.tasks import loaders
 
 
 def test_every_pinned_file_in_the_mirror_matches_its_checksum(mirror):
@@ -16,7 +18,7 @@ def test_every_pinned_file_in_the_mirror_matches_its_checksum(mirror):
         if local.exists() and file.sha256:
             assert sha256_of(local) == file.sha256, name
             checked += 1
-    assert checked == 39  # all but the three absent logs and AQuA train
+    assert checked == len(FILES) - 3  # all but the two logs and AQuA train that the mirror lacks
 
 
 def test_mirror_read_and_missing_file(mirror):
@@ -97,3 +99,34 @@ def test_http_error_is_reported(http_base):
     file = PinnedFile("o", "r", "abc", "missing.json", "0" * 64)
     with pytest.raises(SourceError, match="HTTP 404"):
         fetch(file)
+
+
+def test_every_file_is_pinned():
+    assert [name for name, file in FILES.items() if not file.sha256] == []
+
+
+def test_a_forged_aqua_train_file_is_refused(mirror, tmp_path, monkeypatch):
+    forged = tmp_path / "deepmind" / "AQuA"
+    forged.mkdir(parents=True)
+    (forged / "test.json").symlink_to(mirror / "deepmind" / "AQuA" / "test.json")
+    row = {"question": "1+1?", "options": ["A)2", "B)3"], "rationale": "", "correct": "B"}
+    (forged / "train.json").write_text(json.dumps(row) + "\n")
+    monkeypatch.setenv("FTCOT_MIRROR", str(tmp_path))
+    with pytest.raises(SourceError, match=r"train\.json.*sha256"):
+        fetch("deepmind/AQuA/train.json")
+    with pytest.raises(SourceError, match="sha256"):  # not quietly dropped by the task either
+        loaders.aqua("aqua", "choice:ABCDE")
+    (forged / "train.json").unlink()  # absent (the offline mirror): the test split alone still loads
+    assert len(loaders.aqua("aqua", "choice:ABCDE")) == 254
+
+
+def test_an_unpinned_file_is_refused_unless_allowed(tmp_path, monkeypatch):
+    file = PinnedFile("o", "r", "c0ffee", "data/x.json", None)
+    (tmp_path / "o/r/data").mkdir(parents=True)
+    (tmp_path / "o/r/data/x.json").write_bytes(b"anything")
+    monkeypatch.setenv("FTCOT_MIRROR", str(tmp_path))
+    monkeypatch.delenv("FTCOT_ALLOW_UNPINNED", raising=False)
+    with pytest.raises(SourceError, match="no sha256 is pinned.*FTCOT_ALLOW_UNPINNED=1"):
+        fetch(file)
+    monkeypatch.setenv("FTCOT_ALLOW_UNPINNED", "1")
+    assert fetch(file).read_bytes() == b"anything"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ftcot.errors import FtcotError
+from ftcot.redact import RedactingFilter, redact
 
 app = typer.Typer(
     name="ftcot",
@@ -25,13 +28,71 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _flag_type(option, ctx) -> str | None:
+    """The type shown beside an option in --help; none for a flag, which takes no value."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+# Recent typer prints `<bool>` beside every flag (--help included), as if it took a value; older
+# versions have no display_type_rich and print no type for flags.
+_option_type = getattr(typer.core.TyperOption, "display_type_rich", None)
+if _option_type is not None:
+    typer.core.TyperOption.display_type_rich = _flag_type
+
+
 def main() -> None:
-    """Console entry point: our errors print as one clear line, exit code 2."""
+    """Console entry point: our errors and bad settings print as one clear line, exit code 2."""
     try:
         app()
-    except FtcotError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
-        sys.exit(2)
+    except Exception as e:
+        message = _user_error(e)
+        if message is None:
+            raise
+        # Printed as plain text: a message may hold `[teacher]`, which rich would take for markup.
+        err_console.print(Text.assemble(("error:", "bold red"), " ", redact(message)), soft_wrap=True)
+        sys.exit(getattr(e, "exit_code", 2))  # 2 for bad settings; an incomplete stage says its own
+
+
+def _user_error(error: Exception) -> str | None:
+    """The message of an error the user can fix (ours, or settings pydantic refused); None otherwise."""
+    if isinstance(error, FtcotError):
+        return str(error)
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):  # a config model built from the command's flags
+        return "; ".join(map(_option_error, error.errors()))
+    return None
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the sys.stderr of the moment, which test runners swap."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _setup_logging(level: int | None = None) -> None:
+    """Log records go to stderr through one handler that masks secrets (`ftcot.redact`)."""
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(RedactingFilter())
+        root.addHandler(handler)
+    if level is not None:
+        root.setLevel(level)
+    for noisy in ("httpx", "httpx2", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def _before_every_command() -> None:
+    _setup_logging()
 
 
 def _emit_json(data) -> None:
@@ -202,17 +263,11 @@ def teach(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Generate Zero-shot-CoT rationales (optionally diverse) with a teacher; resumable and cached."""
-    import logging
-
     from ftcot.records import read_manifest
     from ftcot.teach.driver import TeachConfig, estimate
     from ftcot.teach.driver import teach as run_teacher
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(message)s", handlers=[logging.StreamHandler(sys.stderr)]
-    )
-    for noisy in ("httpx", "httpx2", "openai"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _setup_logging(logging.INFO)
     options = {k: v for k, v in locals().items() if k in TeachConfig.model_fields}
     config = TeachConfig(**options)
     if dry_run:
@@ -220,9 +275,9 @@ def teach(
         return
     try:
         run_teacher(config)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         err_console.print("interrupted: finished work is kept; rerun the same command to resume")
-        raise typer.Exit(130) from None
+        raise typer.Exit(getattr(e, "exit_code", 130)) from None  # 130 Ctrl-C, 143 SIGTERM
     manifest = read_manifest(out)
     summary = {k: manifest.get(k) for k in ("status", "samples", "questions", "last_run", "yield", "import")}
     if as_json:
@@ -427,7 +482,10 @@ def eval_command(
 @app.command()
 def report(
     run_dirs: Annotated[
-        list[Path], typer.Argument(help="Run folders (eval, teach, train) or folders of runs.")
+        list[Path],
+        typer.Argument(
+            help="Run folders (eval, teach, train), folders of runs, or a recipe's run folder (runs/demo)."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
     markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
@@ -483,7 +541,12 @@ def _run_recipe(recipe, out: Path, dry_run: bool) -> None:
     _print_plan(stages)
     if dry_run:
         estimate = pipeline.estimate_cost(stages)
-        if estimate is not None:
+        if estimate is None:
+            console.print(
+                "estimated teacher cost: [bold]$0[/] known (no teach stage left to run has a price: "
+                "a recorded or local teacher, or a model missing from the price table)"
+            )
+        else:
             console.print(f"estimated teacher cost: at most [bold]${estimate:,.2f}[/]")
         return
 
@@ -491,7 +554,16 @@ def _run_recipe(recipe, out: Path, dry_run: bool) -> None:
         style = "dim" if status == "skip" else "bold cyan"
         console.print(f"[{style}]{stage.kind:>7}[/] {stage.label}: {status}", highlight=False)
 
-    pipeline.run(recipe, out, on_stage=on_stage)
+    from ftcot.errors import Incomplete
+
+    try:
+        pipeline.run(recipe, out, on_stage=on_stage)
+    except Incomplete as e:  # a stage did not finish: say what is missing, start nothing after it
+        err_console.print(Text.assemble(("stopped:", "bold red"), " ", redact(str(e))), highlight=False)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (pipeline.run raises Interrupted for it)
+        err_console.print("interrupted: finished work is kept; rerun the same command to resume")
+        raise typer.Exit(getattr(e, "exit_code", 130)) from None  # 130 Ctrl-C, 143 SIGTERM
     report = next(s for s in stages if s.kind == "report")
     console.print(f"[bold green]report:[/] {report.dir / recipe.report.get('html', 'report.html')}")
 
@@ -517,7 +589,9 @@ def demo(
     out: Annotated[
         Path | None, typer.Option(help="Run folder (default: runs/demo or runs/demo-quick).")
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and the estimated teacher cost; run nothing.")
+    ] = False,
 ) -> None:
     """The embedded default: recorded 175B teacher on MultiArith -> SmolLM2-135M students -> report."""
     from ftcot import pipeline
@@ -526,6 +600,21 @@ def demo(
     if quick:
         recipe = pipeline.quick(recipe)
     _run_recipe(recipe, out or Path("runs") / recipe.name, dry_run)
+
+
+@app.command()
+def setup(
+    what: Annotated[str, typer.Argument(help="What to build: llama-server.")],
+    portable: Annotated[
+        bool, typer.Option("--portable", help="Build for any x86-64 CPU, not tuned to this one.")
+    ] = False,
+) -> None:
+    """Build a tool ftcot runs, from package-registry sources only (llama-server: about 7 minutes on 2 cores)."""
+    if what != "llama-server":
+        raise FtcotError(f"nothing to set up called {what!r}; try: ftcot setup llama-server")
+    from ftcot.teach.backends.llama_server import build_llama_server
+
+    console.print(str(build_llama_server(native=not portable)))
 
 
 if __name__ == "__main__":

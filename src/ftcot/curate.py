@@ -9,7 +9,8 @@ learn from and writes a data folder:
   val.jsonl     one row per validation question (gold answer; a kept rationale if any),
                 carved from the *train* questions by question text, so no question is in both
   openai/       the same data as OpenAI chat fine-tuning JSONL (ft_cot and vanilla)
-  manifest.json inputs, settings and the yield: questions covered, samples per question,
+  manifest.json inputs, `dataset` (teacher, its D, train/val questions and rows: what reports
+                read), settings and the yield: questions covered, samples per question,
                 records dropped and why
 
 Rows hold the plain fields (task, sample_id, sample_index, question, answer, answer_type,
@@ -248,11 +249,13 @@ def _manifest(config, records, train_rows, val_rows, dropped, exports, n_val_rec
     teacher = read_manifest(records_file.parent)
     return {
         "stage": "curate",
+        "status": "complete",  # written last, after every file of the folder
         "inputs": {
             "run_dir": str(config.run_dir),
             "records_sha256": sha256_of(records_file),
             "teacher": {k: teacher[k] for k in ("stage", "model", "teacher", "params") if k in teacher},
         },
+        "dataset": dataset_facts(teacher, train_rows, val_rows),
         "settings": config.model_dump(mode="json"),
         "yield": {
             "records": len(records),
@@ -266,6 +269,24 @@ def _manifest(config, records, train_rows, val_rows, dropped, exports, n_val_rec
             "dropped": dict(dropped),
         },
         "files": {TRAIN_FILE: len(train_rows), VAL_FILE: len(val_rows), **exports},
+    }
+
+
+def dataset_facts(teacher: dict, train_rows: list[dict], val_rows: list[dict]) -> dict:
+    """What a student trained on this folder learnt from, stated once so that no reader guesses it:
+    the teacher (spec and model) and its D as the teach manifest says them (None when it does not),
+    and the questions and rows of each split. D is the teacher's setting, not the most rationales that
+    survived for one question (a D=4 teacher can leave at most 3 for every question)."""
+    backend = teacher.get("backend") if isinstance(teacher.get("backend"), dict) else {}
+    return {
+        "teacher": teacher.get("teacher"),
+        "teacher_model": backend.get("model") or teacher.get("model"),
+        "diverse": teacher.get("diverse"),
+        "train_questions": len({(r["task"], r["sample_id"]) for r in train_rows}),
+        "train_rows": len(train_rows),
+        "train_rows_with_rationale": sum(r["rationale"] is not None for r in train_rows),
+        "val_questions": len({(r["task"], r["sample_id"]) for r in val_rows}),
+        "val_rows": len(val_rows),
     }
 
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ftcot import prompts
 from ftcot.answers import PREFIXES, AnswerFormat, check, normalize_gold, same_answer
-from ftcot.errors import ConfigError
+from ftcot.errors import ConfigError, Incomplete
 from ftcot.generation import Generation, generate
 from ftcot.records import (
     Completion,
@@ -37,6 +37,7 @@ from ftcot.records import (
     wilson_interval,
     write_manifest,
 )
+from ftcot.redact import redact
 from ftcot.tasks import Sample, Task, get_task
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ RESUME_KEYS = (
     "task",
     "split",
     "method",
+    "question_prefix",
     "self_consistency",
     "temperature",
     "style",
@@ -88,6 +90,8 @@ class EvalConfig(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     seed: int = 0
     style: Literal["default", "gpt3"] = "default"  # student prompt format (ftcot.prompts.ft_cot_example)
+    # Text before each question: a step-by-step student's task prefix ('[label] '), from its manifest.
+    question_prefix: str = ""
     device: str | None = None
     # Served models (openai:, vllm:, llamacpp: specs) go through the teacher engine: cache, limits, resume.
     base_url: str | None = Field(None, description="OpenAI-compatible server for openai: models")
@@ -125,11 +129,27 @@ def build_prompt(config: EvalConfig, task: Task, question: str, encoder_decoder:
         raise ConfigError(f"task {task.name!r} has no Few-shot-CoT exemplars; use zero_shot or zs_cot")
     return prompts.first_prompt(
         config.method,
-        question,
+        config.question_prefix + question,
         fs_cot_key=task.spec.fs_cot,
         encoder_decoder=encoder_decoder,
         style=config.style,
     )
+
+
+def as_trained(config: EvalConfig, model_manifest: dict) -> EvalConfig:
+    """A fine-tuned student is prompted and scored in the format it was trained in, as its train
+    manifest's `student_format` states: a Distilling step-by-step student answers its label task
+    (`[label] {question} ###` -> ` {answer}`), not the Fine-tune-CoT prompt it never saw."""
+    trained = model_manifest.get("student_format")
+    if config.method not in ("ft_cot", "vanilla") or not isinstance(trained, dict):
+        return config
+    update = {"method": trained["method"], "question_prefix": trained.get("question_prefix", "")}
+    if update["method"] != config.method or update["question_prefix"]:
+        log.info(
+            "%s was trained as %s: prompting it with method %s and question prefix %r",
+            config.model, trained.get("trained_as"), update["method"], update["question_prefix"],
+        )  # fmt: skip
+    return config.model_copy(update=update)
 
 
 def split_student_output(text: str) -> str | None:
@@ -319,6 +339,8 @@ def evaluate(config: EvalConfig) -> Path:
     task = get_task(config.task)
     samples = task.samples(config.split, limit=config.limit)
     run_dir = Path(config.out)
+    model_manifest = {} if config.served else _model_provenance(config.model)
+    config = as_trained(config, model_manifest)
     settings = {
         **config.model_dump(mode="json"),
         "stage": "eval",
@@ -337,21 +359,33 @@ def evaluate(config: EvalConfig) -> Path:
         **settings,
         "model_params": sum(p.numel() for p in model.parameters()),
         "encoder_decoder": bool(model.config.is_encoder_decoder),
-        "model_manifest": _model_provenance(config.model),
+        "model_manifest": model_manifest,
         "status": "running",
     }
     started, generated = time.perf_counter(), 0
-    with RecordWriter(run_dir, manifest) as writer:
-        pending = [s for s in samples if any((s.task, s.id, i) not in writer for i in range(k))]
-        log.info("%s: %d of %d questions to evaluate", run_dir, len(pending), len(samples))
-        for chunk in _chunks(pending, max(1, config.batch_size * 4 // k)):
-            for record in run_chunk(config, task, chunk, model, tokenizer):
-                writer.write(record)
-            generated += len(chunk) * k
-            log.info(
-                "%s: %d/%d questions", run_dir, len(samples) - len(pending) + generated // k, len(samples)
-            )
+    try:
+        with RecordWriter(run_dir, manifest) as writer:
+            pending = [s for s in samples if any((s.task, s.id, i) not in writer for i in range(k))]
+            log.info("%s: %d of %d questions to evaluate", run_dir, len(pending), len(samples))
+            for chunk in _chunks(pending, max(1, config.batch_size * 4 // k)):
+                for record in run_chunk(config, task, chunk, model, tokenizer):
+                    writer.write(record)
+                generated += len(chunk) * k
+                log.info(
+                    "%s: %d/%d questions", run_dir, len(samples) - len(pending) + generated // k, len(samples)
+                )
+    except BaseException as e:  # noqa: BLE001 - recorded in the manifest, then raised again
+        _record_stop(run_dir, e)
+        raise
     return _finish(config, samples, generated, time.perf_counter() - started)
+
+
+def _record_stop(run_dir: Path, error: BaseException) -> None:
+    """A run that raised says so; only `_finish` writes "done"."""
+    if isinstance(error, KeyboardInterrupt):
+        write_manifest(run_dir, {"status": "interrupted", "error": None})
+    else:
+        write_manifest(run_dir, {"status": "failed", "error": redact(f"{type(error).__name__}: {error}")})
 
 
 def _finish(config: EvalConfig, samples: Sequence[Sample], generated: int, elapsed: float, **extra) -> Path:
@@ -372,7 +406,7 @@ def _finish(config: EvalConfig, samples: Sequence[Sample], generated: int, elaps
 
 def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], settings: dict) -> Path:
     """A served model's prompt baseline, sent through the teacher engine (cached: a rerun pays nothing)."""
-    from ftcot.teach.backends.base import redact_url
+    from ftcot.redact import redact_url
     from ftcot.teach.driver import TeachConfig, teach
 
     if config.method not in ("zero_shot", "zs_cot", "fs_cot"):
@@ -383,7 +417,7 @@ def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], 
     teach(
         TeachConfig(
             teacher=config.model,
-            task=task.name,
+            task=config.task,  # as given: a task card's name is not a task spec (get_task resolves the card)
             split=config.split,
             out=config.out,
             method=config.method,
@@ -401,9 +435,10 @@ def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], 
     )
     teacher_run = read_manifest(config.out)
     if teacher_run.get("status") != "complete":
-        raise ConfigError(
+        raise Incomplete(
             f"{config.out}: the model did not answer every question (status {teacher_run.get('status')!r}, "
-            f"error {teacher_run.get('error')!r}); rerun the same command to resume"
+            f"error {teacher_run.get('error')!r}); rerun the same command to resume",
+            status=teacher_run.get("status"),
         )
     generated = teacher_run.get("last_run", {}).get("written", 0)
     settings = {**settings, "base_url": redact_url(config.base_url)}  # the key stays in the environment

@@ -13,12 +13,14 @@ records are keyed, training resumes from its last checkpoint).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import signal
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,7 +28,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ftcot.errors import ConfigError
+from ftcot.errors import ConfigError, Incomplete, Interrupted, explain_invalid, unknown_key
+from ftcot.records import read_manifest
+from ftcot.redact import redact_value
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +71,23 @@ class Stage:
 
     @property
     def done(self) -> bool:
+        """Marked done for these settings, and its outputs complete (older versions of ftcot marked
+        unfinished teacher runs done, so the marker alone is not trusted)."""
         marker = self.dir / DONE_FILE
-        return marker.is_file() and marker.read_text().strip() == self.key
+        return marker.is_file() and marker.read_text().strip() == self.key and self.unfinished() is None
+
+    def unfinished(self) -> str | None:
+        """What this stage's folder lacks, in words; None when its outputs are complete."""
+        return UNFINISHED[self.kind](self)
 
 
 # --- loading and validation ----------------------------------------------------------------------
 
 
 def load_recipe(path: str | Path | None = None, text: str | None = None) -> Recipe:
-    """Read and validate a recipe; errors name the file, the bad key and the allowed values."""
+    """Read and validate a recipe, every stage's settings included, before anything runs.
+
+    Errors name the file, the section and key, the bad value and what was expected."""
     source = str(path) if path is not None else "recipe"
     try:
         data = tomllib.loads(text if text is not None else Path(path).read_text(encoding="utf-8"))
@@ -88,28 +100,32 @@ def load_recipe(path: str | Path | None = None, text: str | None = None) -> Reci
     except ValidationError as e:
         raise ConfigError(f"{source}: {_explain(e, Recipe)}") from None
     for section, allowed in _section_fields().items():
-        value = getattr(recipe, section)
-        items = value if isinstance(value, list) else [value]  # [[students]] and [[baselines]] are lists
-        for i, item in enumerate(items):
+        for where, item in _section_items(recipe, section):
             unknown = sorted(set(item) - allowed)
             if unknown:
-                where = f"[{section}][{i}]" if section in ("students", "baselines") else f"[{section}]"
-                raise ConfigError(
-                    f"{source}: {where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
-                )
+                raise unknown_key(unknown[0], sorted(allowed), f"{source}: {where}")
     from ftcot.tasks import get_task
 
     for task in recipe.tasks:
         get_task(task)  # unknown task names fail now, not after an hour of teaching
+    _check_settings(recipe, source)
     return recipe
+
+
+def _section_items(recipe: Recipe, section: str) -> list[tuple[str, dict]]:
+    """(where, settings) of a section: `[teacher]`, or `[[students]][0]`, ... for array tables."""
+    value = getattr(recipe, section)
+    if isinstance(value, list):
+        return [(f"[[{section}]][{i}]", item) for i, item in enumerate(value)]
+    return [(f"[{section}]", value)]
 
 
 def _explain(error: ValidationError, model: type[BaseModel]) -> str:
     first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
-        return f"unknown key {where!r}; allowed: {', '.join(model.model_fields)}"
-    return f"{where}: {first['msg']}"
+        key = str(first["loc"][0])
+        return str(unknown_key(key, model.model_fields, "the top level"))
+    return explain_invalid(error)
 
 
 def _fields(config: type[BaseModel], set_by_pipeline: set[str]) -> set[str]:
@@ -130,6 +146,43 @@ def _section_fields() -> dict[str, set[str]]:
         "baselines": _fields(EvalConfig, {"task", "out"}),
         "report": {"html", "markdown", "note"},
     }
+
+
+def _check_settings(recipe: Recipe, source: str) -> None:
+    """Build every stage's config once, with stand-ins for what the pipeline fills in (folders, the
+    task, the trained model), so a wrong type or value fails before the first stage runs."""
+    from ftcot.curate import CurateConfig
+    from ftcot.evaluate import EvalConfig
+    from ftcot.teach.driver import TeachConfig
+    from ftcot.train.config import TrainConfig
+
+    folder, task = Path("<run>"), recipe.tasks[0] if recipe.tasks else "<task>"
+    for diverse in _as_list(recipe.teacher.get("diverse", 1)):
+        teacher = {**recipe.teacher, "diverse": diverse, "task": task, "out": folder}
+        _build(TeachConfig, teacher, f"{source}: [teacher]")
+    for n_train in _as_list(recipe.curate.get("train_questions")):
+        data = {**recipe.curate, "train_questions": n_train, "run_dir": folder, "out": folder}
+        _build(CurateConfig, data, f"{source}: [curate]")
+    for where, student in _section_items(recipe, "students"):
+        for method in _as_list(student.get("methods", ["ft_cot"])):
+            if method not in ("ft_cot", "vanilla"):
+                raise ConfigError(f"{source}: {where}.methods: {method!r} is not one of ft_cot, vanilla")
+            settings = {k: v for k, v in student.items() if k != "methods"}
+            settings |= {"method": method, "data_dir": folder, "out": folder}
+            _build(TrainConfig, settings, f"{source}: {where}")
+    evaluation = {**recipe.eval, "model": "<student>", "task": task, "method": "ft_cot", "out": folder}
+    _build(EvalConfig, evaluation, f"{source}: [eval]")
+    for where, baseline in _section_items(recipe, "baselines"):
+        _build(EvalConfig, {**recipe.eval, **baseline, "task": task, "out": folder}, f"{source}: {where}")
+
+
+def _build(config: type[BaseModel], settings: dict, where: str) -> None:
+    try:
+        config(**settings)
+    except ValidationError as e:
+        raise ConfigError(explain_invalid(e, where)) from None
+    except ConfigError as e:  # a check across settings (e.g. step_by_step needs ft_cot)
+        raise ConfigError(f"{where}: {e}") from None
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -203,18 +256,50 @@ def run(
     if dry_run:
         return stages
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "recipe.json").write_text(recipe.model_dump_json(indent=2))
-    for stage in stages:
-        if on_stage:
-            on_stage(stage, "skip" if stage.done else "start")
-        if stage.done:
-            continue
-        started = time.time()
-        RUNNERS[stage.kind](stage)
-        (stage.dir / DONE_FILE).write_text(stage.key + "\n")
-        if on_stage:
-            on_stage(stage, f"done in {time.time() - started:.0f}s")
+    (run_dir / "recipe.json").write_text(json.dumps(redact_value(recipe.model_dump()), indent=2))
+    with _sigterm_interrupts():
+        for stage in stages:
+            done = stage.done
+            if on_stage:
+                on_stage(stage, "skip" if done else "start")
+            if done:
+                continue
+            started = time.time()
+            (stage.dir / DONE_FILE).unlink(missing_ok=True)  # a stale marker over unfinished outputs
+            RUNNERS[stage.kind](stage)
+            _check_finished(stage)  # no later stage starts on partial outputs
+            (stage.dir / DONE_FILE).write_text(stage.key + "\n")
+            if on_stage:
+                on_stage(stage, f"done in {time.time() - started:.0f}s")
     return stages
+
+
+def _check_finished(stage: Stage) -> None:
+    missing = stage.unfinished()
+    if missing is None:
+        return
+    then = "rerun to fetch only the missing ones" if stage.kind == "teach" else "rerun to resume it"
+    status = read_manifest(stage.dir).get("status")
+    raise Incomplete(f"{stage.kind} {stage.label}: {missing}; {then}", status=status)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops a run as Ctrl-C does: the stage in progress stops (a teacher first finishes the
+    questions in flight), no later stage starts, and `Interrupted` reaches the caller."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals stay as they are
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_teach(stage: Stage) -> None:
@@ -262,6 +347,39 @@ RUNNERS: dict[str, Callable[[Stage], None]] = {
     "train": _run_train,
     "eval": _run_eval,
     "report": _run_report,
+}
+
+
+# --- is a stage finished? ------------------------------------------------------------------------
+
+
+def _teach_unfinished(stage: Stage) -> str | None:
+    from ftcot.teach.driver import TeachConfig, unfinished
+
+    return unfinished(TeachConfig(**stage.settings, out=stage.dir))
+
+
+def _status_unfinished(stage: Stage, finished: str) -> str | None:
+    """Curate, train and eval write their manifest's final status only after every output is written."""
+    manifest = read_manifest(stage.dir)
+    if manifest.get("stage") != stage.kind:
+        return "no outputs yet"
+    # Curate and train manifests from before `status` existed were only ever written at the end.
+    status = manifest.get("status", "complete" if stage.kind in ("curate", "train") else None)
+    return None if status == finished else f"did not finish (status {status})"
+
+
+def _report_unfinished(stage: Stage) -> str | None:
+    html = stage.dir / stage.settings.get("html", "report.html")
+    return None if html.is_file() else f"no {html.name} yet"
+
+
+UNFINISHED: dict[str, Callable[[Stage], str | None]] = {
+    "teach": _teach_unfinished,
+    "curate": lambda stage: _status_unfinished(stage, "complete"),
+    "train": lambda stage: _status_unfinished(stage, "complete"),
+    "eval": lambda stage: _status_unfinished(stage, "done"),
+    "report": _report_unfinished,
 }
 
 

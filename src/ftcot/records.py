@@ -4,26 +4,36 @@ A run folder holds ``completions.jsonl`` (one record a line, appended as records
 and ``manifest.json`` (what made it: stage, model, sampling parameters, inputs, versions).
 Records are keyed by (task, sample_id, sample_index); a run that is killed at any moment
 resumes by skipping the keys already written. A torn last line (kill mid-write) is cut
-off on open, so nothing is duplicated and nothing finished is lost.
+off on open, so nothing is duplicated and nothing finished is lost. One process at a time
+writes a folder: the writer holds an OS lock on ``.lock`` (released by the OS however the
+process ends), so a second writer fails at once, or waits if asked.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import math
 import os
 import platform
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ftcot.answers import PREFIXES, AnswerFormat, check
-from ftcot.errors import DataError
+from ftcot.errors import DataError, FtcotError
+from ftcot.redact import redact_value
+
+log = logging.getLogger(__name__)
 
 RECORDS_FILE = "completions.jsonl"
 MANIFEST_FILE = "manifest.json"
+LOCK_FILE = ".lock"
 
 
 @dataclass
@@ -76,13 +86,18 @@ _FIELD_NAMES = tuple(f.name for f in fields(Completion))
 
 
 def read_records(path: str | Path) -> list[Completion]:
-    """Records of a run folder (or a .jsonl file). A torn last line is ignored; other bad lines raise."""
+    """Records of a run folder (or a .jsonl file). A torn last line is ignored; other bad lines raise.
+
+    A key written twice (two writers on one folder, before folders were locked) is read once:
+    see `_keep_first`."""
     path = Path(path)
     if path.is_dir():
         path = path / RECORDS_FILE
     if not path.exists():
         raise DataError("no completion records here (run a teacher or an evaluation first)", path=path)
-    records = []
+    records: list[Completion] = []
+    first_line: dict[tuple[str, int, int], tuple[int, Completion]] = {}
+    duplicates = []
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
     for line_no, line in enumerate(lines, 1):
@@ -97,24 +112,134 @@ def read_records(path: str | Path) -> list[Completion]:
         for name in ("task", "sample_id"):
             if name not in data:
                 raise DataError("missing required field", path=path, line=line_no, field=name)
-        records.append(Completion.from_dict(data))
+        record = Completion.from_dict(data)
+        if record.key in first_line:
+            _keep_first(path, first_line[record.key], (line_no, record))
+            duplicates.append(line_no)
+            continue
+        first_line[record.key] = (line_no, record)
+        records.append(record)
+    if duplicates:
+        log.warning(
+            "%s: %d record(s) repeat a (task, sample_id, sample_index) already read (lines %s); "
+            "the first of each is kept (two writers once shared this folder)",
+            path, len(duplicates), _line_list(duplicates),
+        )  # fmt: skip
     return records
 
 
-class RecordWriter:
-    """Append-only writer of a run folder; each record is one write of one whole line."""
+def _keep_first(path: Path, first: tuple[int, Completion], again: tuple[int, Completion]) -> None:
+    """Accept a repeated key only if both records answer the same request.
 
-    def __init__(self, run_dir: str | Path, manifest: dict | None = None):
+    Two records for one key that agree on model and prompt are two draws of one request (two
+    writers raced on the folder): the first is the one a resuming writer treated as done, and
+    counting both would weight that sample twice, so the reader keeps the first and warns.
+    Refusing instead would leave every folder written before the lock unreadable with no tool
+    to repair it. Records that disagree were made by different jobs, and nothing says which
+    one the folder is for: those are refused."""
+    (first_no, a), (again_no, b) = first, again
+    if (a.model, a.prompt, a.method) != (b.model, b.prompt, b.method):
+        raise DataError(
+            f"lines {first_no} and {again_no} both hold {a.key} but were made differently "
+            f"(model {a.model!r} vs {b.model!r}, or another prompt or method): this folder mixes two jobs; "
+            "move one of the lines out, or rerun into a fresh folder",
+            path=path,
+        )
+
+
+def _line_list(numbers: list[int], shown: int = 5) -> str:
+    more = f", ... ({len(numbers) - shown} more)" if len(numbers) > shown else ""
+    return ", ".join(map(str, numbers[:shown])) + more
+
+
+class RunFolderBusy(FtcotError):
+    """Another process is writing this run folder."""
+
+
+class RunFolderLock:
+    """One writer per run folder: an exclusive `flock` on `<folder>/.lock`.
+
+    The OS drops the lock when its holder exits, however it exits (kill -9 too), so a lock file
+    left behind never blocks anyone; its content only names the holder for the error message.
+    """
+
+    def __init__(self, run_dir: str | Path, *, wait: bool = False):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._holder()
+            if not wait:
+                self._close()
+                raise RunFolderBusy(
+                    f"{self.path.parent} is being written by another process ({holder}); "
+                    "wait for it to finish, or give another output folder. One process writes a run "
+                    "folder at a time, so that no record is written or paid for twice."
+                ) from None
+            log.warning("%s is being written by %s; waiting for it to finish", self.path.parent, holder)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._close()
+            raise
+        self._write_holder()
+
+    def _holder(self) -> str:
+        try:
+            info = json.loads(os.pread(self._fd, 4096, 0) or b"{}")
+        except (OSError, json.JSONDecodeError):
+            info = {}
+        if "pid" not in info:
+            return "a process that has not named itself yet"
+        return f"pid {info['pid']} on {info.get('host', '?')}, `{info.get('command', '?')}`, started {info.get('started', '?')}"
+
+    def _write_holder(self) -> None:
+        # Only the program and its subcommand: the options may carry a URL with credentials.
+        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv and sys.argv[0] else "python"
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": command,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps(info).encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)  # a free folder names no holder
+        self._close()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+
+class RecordWriter:
+    """Append-only writer of a run folder; each record is one write of one whole line.
+
+    The folder's lock is taken before anything is read, repaired or written, and held until
+    `close()`: a second writer raises `RunFolderBusy` naming the holder, or waits if `wait`."""
+
+    def __init__(self, run_dir: str | Path, manifest: dict | None = None, *, wait: bool = False):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / RECORDS_FILE
-        self._repair_torn_tail()
-        self.done: set[tuple[str, int, int]] = set()
-        if self.path.exists():
-            self.done = {r.key for r in read_records(self.path)}
-        if manifest is not None:
-            write_manifest(self.dir, manifest)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd: int | None = None
+        self.lock = RunFolderLock(self.dir, wait=wait)
+        try:
+            self._repair_torn_tail()
+            self.done: set[tuple[str, int, int]] = set()
+            if self.path.exists():
+                self.done = {r.key for r in read_records(self.path)}
+            if manifest is not None:
+                write_manifest(self.dir, manifest)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except BaseException:
+            self.lock.release()
+            raise
         self._since_sync = 0
 
     def _repair_torn_tail(self) -> None:
@@ -145,10 +270,12 @@ class RecordWriter:
         self._since_sync = 0
 
     def close(self) -> None:
+        """Flush, close and release the folder's lock (so write a final manifest before this)."""
         if self._fd is not None:
             self.sync()
             os.close(self._fd)
             self._fd = None
+        self.lock.release()
 
     def __enter__(self) -> RecordWriter:
         return self
@@ -184,7 +311,7 @@ def write_manifest(run_dir: str | Path, manifest: dict) -> Path:
     data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     data["code"] = code_version()
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    tmp.write_text(json.dumps(redact_value(data), indent=2, ensure_ascii=False, default=str))  # never a key
     os.replace(tmp, path)
     return path
 

@@ -34,15 +34,19 @@ STUDENTS = [("student-d1", 0.2, 1, 1, 135_000_000), ("student-d4", 0.35, 4, 2, 1
             ("student-360m-d4", 0.5, 4, 3, 360_000_000)]  # fmt: skip
 
 
-def train_manifest(degree: int, params: int, epochs: list[dict]) -> dict:
-    """As ftcot.train writes it: D shows only as the most rationales kept for one question."""
+def train_manifest(degree: int, params: int, epochs: list[dict], questions: int = 100) -> dict:
+    """As ftcot.train writes it: the curate stage's `dataset` facts carried, plus the rows trained.
+    The most rationales kept for one question (samples_per_question.max) is below D on purpose."""
     curate_yield = {
-        "train_questions": 100,
-        "samples_per_question": {"mean": degree * 0.8, "min": 1, "max": degree},
+        "train_questions": questions,
+        "samples_per_question": {"mean": degree * 0.8, "min": 1, "max": max(1, degree - 1)},
     }
+    dataset = {"teacher": "recorded", "diverse": degree, "train_questions": questions,
+               "train_rows": questions * degree, "trained_rows": int(0.8 * questions * degree)}  # fmt: skip
     return {
         "stage": "train",
-        "data": {"train_rows": 100 * degree, "val_questions": 20, "curate": curate_yield},
+        "dataset": dataset,
+        "data": {"train_rows": int(0.8 * questions * degree), "val_questions": 20, "curate": curate_yield},
         "model": {"student": "smollm2", "checkpoint": "/cache/smollm2-135m-hf", "parameters": params},
         "metrics": {"epochs": epochs, "best_val_accuracy": None},
     }
@@ -58,14 +62,15 @@ def runs_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     teacher, _ = recorded_teacher(get_task("multiarith"), "test")
     # Manifests in the shapes the stages write (teach: yield.job_cost; train: model dict, data, metrics.epochs).
-    teach_manifest = {"stage": "teach", "method": "zs_cot", "teacher": "recorded", "task": "multiarith",
+    teach_manifest = {"stage": "teach", "method": "zs_cot", "teacher": "recorded", "diverse": 1, "task": "multiarith",
                       "split": "test", "yield": {"job_cost": 1.25}, "last_run": {"spent": 0.0}}  # fmt: skip
     with RecordWriter(root / "teacher", teach_manifest) as w:
         for r in teacher:
             w.write(r)
     for name, accuracy, degree, seed, params in STUDENTS:
+        student = train_manifest(degree, params, epochs=[], questions=50 if degree == 1 else 100)
         manifest = {"stage": "eval", "model": name, "task": "multiarith", "split": "test", "method": "ft_cot",
-                    "model_params": params, "model_manifest": train_manifest(degree, params, epochs=[])}  # fmt: skip
+                    "model_params": params, "model_manifest": student}  # fmt: skip
         with RecordWriter(root / name, manifest) as w:
             for r in _student_records(teacher, accuracy, "ft_cot", seed):
                 w.write(r)

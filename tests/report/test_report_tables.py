@@ -17,7 +17,8 @@ def test_finds_each_kind_one_level_down(runs_dir):
     }  # fmt: skip
     # A run folder given directly is that run.
     [student] = find_runs([runs_dir / "student-d4"])
-    assert student.diverse_degree == 4 and student.train_size == 400 and student.params == 135_000_000
+    assert student.diverse_degree == 4 and student.params == 135_000_000
+    assert (student.train_questions, student.train_rows) == (100, 320)
     [train] = find_runs([runs_dir / "train-d4"])
     assert train.model == "smollm2" and train.params == 134_515_008
 
@@ -51,7 +52,8 @@ def test_runs_table_has_teacher_beside_student(runs_dir):
     assert all(row["teacher"] == teacher_cell for row in by_run.values())
     records = read_records(runs_dir / "student-d4")
     assert by_run["student-d4"]["accuracy"] == f"{100 * sum(r.correct for r in records) / len(records):.1f}"
-    assert by_run["student-d4"]["D"] == "4"
+    assert (by_run["student-d4"]["D"], by_run["student-d4"]["train questions"]) == ("4", "100")
+    assert by_run["student-d4"]["train rows"] == "320"
 
 
 def test_yield_table(runs_dir):
@@ -101,3 +103,34 @@ def test_report_command(runs_dir, tmp_path):
     result = CliRunner().invoke(app, ["report", str(runs_dir), "--out", str(html), "--markdown", str(md)])
     assert result.exit_code == 0, result.output
     assert html.stat().st_size > 50_000 and md.read_text().startswith("# ftcot report")
+
+
+def test_report_of_a_recipe_run_folder(runs_dir, tmp_path):
+    """`ftcot report runs/demo`: a recipe's folder holds its runs as RUN/<stage>/<label>-<hash>/."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from ftcot.cli import app
+
+    recipe_run = tmp_path / "demo"
+    for stage, name in (("teach", "teacher"), ("eval", "student-d4"), ("train", "train-d4")):
+        shutil.copytree(runs_dir / name, recipe_run / stage / f"{name}-0123456789")
+    (recipe_run / "report" / "demo-abc").mkdir(parents=True)  # the report stage's own folder: not a run
+    (recipe_run / "recipe.json").write_text("{}")
+    assert sorted(r.kind for r in find_runs([recipe_run])) == ["eval", "teach", "train"]
+    result = CliRunner().invoke(app, ["report", str(recipe_run), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+
+
+def test_yield_table_reads_d_from_the_teach_manifest(tmp_path):
+    """A D=4 teacher whose last sample of every question is missing is still D=4; no manifest D: '?'."""
+    from ftcot.records import Completion, RecordWriter
+
+    for name, manifest in (("d4", {"stage": "teach", "diverse": 4}), ("old", {"stage": "teach"})):
+        with RecordWriter(tmp_path / name, manifest) as w:
+            for d in range(3):
+                w.write(Completion(task="t", sample_id=0, sample_index=d, gold="1", answer_type="number",
+                                   answer_text="1", finish_reason="stop"))  # fmt: skip
+    rows = {row[0]: row[5] for row in compare.yield_table(find_runs([tmp_path])).rows}
+    assert rows == {"d4": "4", "old": "?"}

@@ -165,3 +165,20 @@ def test_identical_requests_in_flight_are_sent_once(fault_server, tmp_path):
     first, second = asyncio.run(ask_twice_at_once())
     assert first[1].text == second[0].text
     assert server.stats.choices == 3  # indices 0, 1, 2: index 1 was asked for once
+
+
+def test_a_crash_never_says_complete(fault_server, tmp_path):
+    """An unexpected error mid-run (here a corrupt cache page) ends in 'failed' with the error."""
+    server = fault_server()
+    cache = tmp_path / "cache.sqlite"
+    teach(config(server, tmp_path / "a", limit=3, cache=cache))
+    with open(cache, "r+b") as f:  # every page but the schema's: the file opens, the first lookup fails
+        f.seek(4096)
+        f.write(b"\xff" * (cache.stat().st_size - 4096))
+    with pytest.raises(Exception):  # noqa: B017 - which error is the cache's business; the status is ours
+        teach(config(server, tmp_path / "b", limit=5, cache=cache))
+    manifest = read_manifest(tmp_path / "b")
+    assert manifest.get("status") != "complete"
+    if manifest:  # (a check when the cache opens may refuse it before the run folder is written)
+        assert manifest["status"] == "failed" and manifest["error"]
+        assert manifest["samples"] == 0 and manifest["samples_missing"] == 10

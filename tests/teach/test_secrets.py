@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from ftcot.redact import redact, redact_url, redact_value
 from ftcot.teach.backends import RequestRefused
-from ftcot.teach.backends.base import redact, redact_url
 from ftcot.teach.driver import TeachConfig, teach
 from ftcot.testing.fault_server import FaultPlan
 
@@ -60,6 +60,32 @@ def test_redaction_helpers():
     assert redact("Incorrect API key provided: sk-abc123456789xyz.") == "Incorrect API key provided: ***."
     assert redact("token hunter2 here", ("hunter2",)) == "token *** here"
     assert redact_url("https://user:pw@host/v1?key=abc") == "https://host/v1"
+
+
+def test_redact_value_masks_every_kind_of_secret_in_nested_settings(monkeypatch):
+    monkeypatch.setenv("TEAM_CREDENTIAL", "hunter2-xyz")  # named by api_key_env below, so a secret
+    settings = {
+        "teacher": {
+            "base_url": "http://me:pw1234@host/v1?api_key=abc123&x=1",
+            "api_key_env": "TEAM_CREDENTIAL",
+        },
+        "errors": ["401: key hunter2-xyz refused", "auth Bearer abcdefghijkl", ("sk-abcdef123456",)],
+        "steps": 3,
+    }
+    assert redact_value(settings) == {
+        "teacher": {"base_url": "http://***@host/v1?api_key=***&x=1", "api_key_env": "TEAM_CREDENTIAL"},
+        "errors": ["401: key *** refused", "auth ***", ("***",)],
+        "steps": 3,
+    }
+    assert redact_value("Basic arithmetic: 2 + 2 = 4, monkey=5") == "Basic arithmetic: 2 + 2 = 4, monkey=5"
+
+
+def test_cli_logging_masks_secrets(capsys):
+    from ftcot.cli import _setup_logging
+
+    _setup_logging()
+    logging.getLogger("ftcot.test").warning("connecting to %s", "http://me:pw1234@host/v1")
+    assert "pw1234" not in capsys.readouterr().err
 
 
 def test_missing_key_for_a_remote_server_names_the_variable(tmp_path):

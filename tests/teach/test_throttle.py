@@ -1,10 +1,11 @@
 import asyncio
+import contextlib
 import time
 
 import pytest
 
 from ftcot.teach.backends.base import RequestRefused, RetryableError
-from ftcot.teach.throttle import RetriesExhausted, RetryPolicy, Throttle, TokenBucket
+from ftcot.teach.throttle import CircuitOpen, RetriesExhausted, RetryPolicy, Throttle, TokenBucket
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, timeout=1.0)
 
@@ -107,3 +108,52 @@ def test_token_bucket_lets_one_oversized_request_through():
         return bucket.level
 
     assert asyncio.run(main()) < 0
+
+
+# --- the circuit breaker: a server that fails everything stops the run --------------------------
+
+
+def test_circuit_opens_after_consecutive_failed_requests():
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, max_consecutive_failures=3)
+    throttle = Throttle(2, policy=policy)
+    send = Flaky(10**6, RetryableError("500 from the server", kind="500"))
+    outcomes = []
+
+    async def lane(pending):  # as the driver does: a few lanes share the requests of a split
+        for _ in pending:
+            try:
+                await throttle.call(send)
+            except (RetriesExhausted, CircuitOpen) as e:
+                outcomes.append(e)
+                if isinstance(e, CircuitOpen):
+                    return
+
+    async def main():
+        pending = iter(range(100))
+        await asyncio.gather(*(lane(pending) for _ in range(4)))
+
+    asyncio.run(main())
+    circuit = [e for e in outcomes if isinstance(e, CircuitOpen)]
+    assert circuit and len(outcomes) < 10
+    # Without the breaker: 100 requests x 2 tries. With it: three failed requests and those in flight.
+    assert send.calls <= 3 * 2 + 4 * 2
+    message = str(circuit[0])
+    assert "3 requests in a row" in message and "500 from the server" in message and "rerun" in message
+
+
+def test_a_success_closes_the_count_again():
+    policy = RetryPolicy(max_attempts=1, base_delay=0.01, max_consecutive_failures=3)
+    throttle = Throttle(1, policy=policy)
+    failing = Flaky(10**6, RetryableError("503", kind="503"))
+
+    async def ok():
+        return "ok"
+
+    async def main():
+        for _ in range(5):  # two failures, a success, two failures...: never three in a row
+            for send in (failing, failing, ok):
+                with contextlib.suppress(RetriesExhausted):
+                    await throttle.call(send)
+
+    asyncio.run(main())
+    assert throttle.circuit is None and failing.calls == 10

@@ -1,6 +1,7 @@
 """Real training steps on tiny randomly initialised students: loss, outputs, LoRA, T5, resume, selection."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,67 @@ def test_cli_trains_the_vanilla_baseline_with_one_flag(tiny_decoder, data_dir, t
         assert m["hyperparameters"]["method"] == method
     assert manifest(tmp_path / "ft_cot")["data"]["train_rows"] == 6
     assert manifest(tmp_path / "vanilla")["data"]["train_rows"] == 7
+
+
+class _LearningRates(TrainerCallback):
+    """The scheduler's learning rate as each optimizer step begins."""
+
+    def __init__(self):
+        self.rates = []
+
+    def on_step_begin(self, args, state, control, lr_scheduler=None, **kwargs):
+        self.rates.append(lr_scheduler.get_last_lr()[0])
+
+
+def _warmup_steps_before_transformers_5(self, num_training_steps):
+    """transformers 4.x (the rule on the declared floor): warmup_steps > 0 is a step count, even 0.25."""
+    return self.warmup_steps if self.warmup_steps > 0 else math.ceil(num_training_steps * self.warmup_ratio)
+
+
+@pytest.mark.parametrize("rule", ["installed", "transformers 4"])
+def test_warmup_ratio_warms_up_on_every_transformers_version(
+    tiny_decoder, data_dir, tmp_path, monkeypatch, rule
+):
+    from transformers import TrainingArguments
+
+    if rule == "transformers 4":
+        monkeypatch.setattr(TrainingArguments, "warmup_ratio", 0.0, raising=False)
+        monkeypatch.setattr(TrainingArguments, "get_warmup_steps", _warmup_steps_before_transformers_5)
+    seen = _LearningRates()
+    train_tiny(tiny_decoder, data_dir, tmp_path, callbacks=[seen], max_steps=8, warmup_ratio=0.25,
+               eval_every_epoch=False, lr=1e-3)  # fmt: skip
+    # 8 steps, a quarter of them warming up linearly from 0, then the constant rate.
+    assert seen.rates == pytest.approx([0.0, 5e-4] + [1e-3] * 6)
+
+
+def test_tied_embeddings_reload_equal_and_quietly(tokenizer, data_dir, tmp_path):
+    """SmolLM2 ties lm_head to the embedding: checkpoints store it once, so reloading the best epoch
+    reports lm_head.weight as missing. The tie must survive the reload (and the save) and say nothing."""
+    import logging
+
+    from transformers import LlamaForCausalLM
+
+    from ftcot.models import load_model
+    from tests.tiny_models import tiny_llama_config
+
+    config = tiny_llama_config(tokenizer)
+    config.tie_word_embeddings = True
+    torch.manual_seed(0)
+    student = tmp_path / "tied"
+    LlamaForCausalLM(config).save_pretrained(student)
+    tokenizer.save_pretrained(student)
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("transformers").addHandler(handler)
+    try:
+        out = train_tiny(str(student), data_dir, tmp_path, epochs=2)  # evaluates each epoch, reloads the best
+    finally:
+        logging.getLogger("transformers").removeHandler(handler)
+    assert manifest(out)["metrics"]["best_checkpoint"]
+    assert not [m for m in messages if "missing keys" in m], messages
+    model, _ = load_model(str(out))
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+    trained = load_file(out / "model.safetensors")["model.embed_tokens.weight"]
+    assert not torch.equal(trained, load_file(student / "model.safetensors")["model.embed_tokens.weight"])
+    assert torch.equal(model.lm_head.weight, trained)  # the trained embedding is the output layer

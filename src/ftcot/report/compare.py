@@ -47,8 +47,10 @@ def runs_table(runs: list[Run]) -> Table:
     table = Table(
         "Evaluations",
         ["run", "model", "size", "method", "task", "split", "n", "accuracy", "95% CI", "maj@k",
-         "contains answer", "format", "complete", "teacher", "D", "train size"],
-        note="Accuracy in %. teacher: the Zero-shot-CoT teacher's accuracy on the same task (its split in brackets).",
+         "contains answer", "format", "complete", "teacher", "D", "train questions", "train rows"],
+        note="Accuracy in %. teacher: the Zero-shot-CoT teacher's accuracy on the same task (its split in brackets). "
+        "D, train questions and rows of a student as its curate and train manifests state them; "
+        "?: the manifests do not say; –: not a trained student.",
     )  # fmt: skip
     for run in runs:
         if run.kind != "eval" or not run.metrics:
@@ -62,13 +64,16 @@ def runs_table(runs: list[Run]) -> Table:
             pct(m.get("accuracy")), f"{pct(low)}–{pct(high)}", f"{pct(maj['accuracy'])} (k={maj['k']})" if maj else "–",
             pct(m.get("contains_answer")), pct(m.get("correct_format")), pct(m.get("complete")),
             f"{pct(t[0])} ({t[1]})" if t else "–",
-            _int(run.diverse_degree), _int(run.train_size),
+            _fact(run, run.diverse_degree), _fact(run, run.train_questions), _fact(run, run.train_rows),
         ])  # fmt: skip
     return table
 
 
-def _int(value: float | None) -> str:
-    return "–" if value is None else f"{value:g}"
+def _fact(run: Run, value: int | None) -> str:
+    """A student's training fact; '?' when its manifests do not state it (never a guess)."""
+    if not run.is_student:
+        return "–"
+    return "?" if value is None else str(value)
 
 
 def paper_table(runs: list[Run]) -> Table:
@@ -107,7 +112,7 @@ def yield_table(runs: list[Run]) -> Table:
     """The teacher stage's yield: questions covered, rationales kept (answer correct), cost per kept one."""
     table = Table(
         "Teacher yield",
-        ["run", "teacher", "task", "split", "questions", "samples/question", "rationales", "kept",
+        ["run", "teacher", "task", "split", "questions", "D", "rationales", "kept",
          "kept %", "questions with a kept rationale", "completion tokens", "cost", "cost per kept"],
         note="kept: the step-2 answer is right, the paper's filter. Cost as the teacher run's manifest states it.",
     )  # fmt: skip
@@ -124,11 +129,17 @@ def yield_table(runs: list[Run]) -> Table:
         cost = find_number(run.manifest, ("spent",)) if cost is None else cost
         per_kept = f"{cost / len(kept):.4f}" if cost is not None and kept else "–"
         table.rows.append([
-            run.name, run.model, run.task, splits, str(len(questions)), str(max(r.sample_index for r in records) + 1),
+            run.name, run.model, run.task, splits, str(len(questions)), _teacher_degree(run),
             str(len(records)), str(len(kept)), pct(100.0 * len(kept) / len(records)),
             f"{len(covered)}/{len(questions)}", str(tokens), "–" if cost is None else f"{cost:.4f}", per_kept,
         ])  # fmt: skip
     return table
+
+
+def _teacher_degree(run: Run) -> str:
+    """D as the teach manifest states it ('?' when it does not): not inferred from the samples written."""
+    degree = run.manifest.get("diverse")
+    return str(degree) if isinstance(degree, int) and not isinstance(degree, bool) else "?"
 
 
 def errors_table(runs: list[Run]) -> Table:

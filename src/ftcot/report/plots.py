@@ -93,7 +93,7 @@ def _student(run: Run) -> str:
 
 
 def _degree(run: Run) -> str:
-    return f"{run.task} · {run.method}" + (f" · D={run.diverse_degree:g}" if run.diverse_degree else "")
+    return f"{run.task} · {run.method}" + (f" · D={run.diverse_degree}" if run.diverse_degree else "")
 
 
 def all_plots(runs: list[Run]) -> list[Plot]:
@@ -107,7 +107,12 @@ def all_plots(runs: list[Run]) -> list[Plot]:
             True,
         ),
         accuracy_against(
-            runs, lambda r: r.train_size, _student, "training examples", "Accuracy vs training-set size", True
+            runs,
+            lambda r: r.train_questions,
+            _student,
+            "training questions",
+            "Accuracy vs training-set size",
+            True,
         ),
         accuracy_against(
             runs, lambda r: r.params, _degree, "student parameters", "Accuracy vs student size", True

@@ -2,8 +2,11 @@
 
 A run folder is recognised by `manifest.json`'s `stage` ('eval', 'teach', 'curate', 'train'),
 else by what it holds (completion records: an evaluation; per-epoch history: training).
-A folder that is none of these is searched one level down, so `ftcot report runs/` works.
-Manifests are written by different stages and versions: every field is read defensively.
+A folder that is none of these is searched two levels down, so `ftcot report runs/` and
+`ftcot report runs/demo` (a recipe's RUN/<stage>/<run> folders) work.
+Manifests are written by different stages and versions: every field is read defensively, and
+what a student was trained on (the teacher's D, training questions and rows) is read from the
+`dataset` block the curate stage writes and the train stage carries, never inferred from the data.
 """
 
 from __future__ import annotations
@@ -22,9 +25,6 @@ log = logging.getLogger(__name__)
 KINDS = ("eval", "teach", "curate", "train")
 # Where per-epoch rows live: the train stage writes metrics.epochs; others may write history etc.
 HISTORY_KEYS = ("epochs", "history", "log_history", "metrics")
-# Names under which stages record a student's provenance; the first one found is used.
-DEGREE_KEYS = ("diverse_degree", "diverse", "degree", "D")
-TRAIN_SIZE_KEYS = ("train_rows", "train_size", "train_examples", "n_train", "num_train", "training_examples")
 PARAMS_KEYS = ("model_params", "parameters", "num_parameters", "n_params")
 
 
@@ -79,6 +79,11 @@ class Run:
 
     @property
     def method(self) -> str:
+        """The method of the run; for a student's evaluation, how the student was trained (its train
+        manifest's student_format: a step-by-step student is prompted with the vanilla-format label task)."""
+        trained = self.student_manifest.get("student_format")
+        if isinstance(trained, dict) and trained.get("trained_as"):
+            return str(trained["trained_as"])
         return str(self.get("method", "zs_cot" if self.kind == "teach" else "?"))
 
     @property
@@ -92,19 +97,35 @@ class Run:
         return self.manifest.get("model_manifest") or {} if self.kind == "eval" else {}
 
     @property
-    def diverse_degree(self) -> float | None:
-        """The teacher's D for the student's training data. When no stage recorded D, the most rationales
-        kept for one question (the curate stage's samples_per_question.max) stands in: it is D when
-        the teacher got some question right D times, and a lower bound otherwise."""
-        degree = find_number(self.student_manifest, DEGREE_KEYS)
-        if degree is None:
-            kept = find_value(self.student_manifest, ("samples_per_question",), want=dict) or {}
-            degree = find_number(kept, ("max",), depth=0)
-        return degree
+    def is_student(self) -> bool:
+        """An evaluation of a trained student (its folder's train manifest came along), or a training run."""
+        return self.kind == "train" or self.student_manifest.get("stage") == "train"
 
     @property
-    def train_size(self) -> float | None:
-        return find_number(self.student_manifest, TRAIN_SIZE_KEYS)
+    def dataset(self) -> dict:
+        """What the student was trained on, as the curate stage stated it and the train stage carried it:
+        teacher, diverse (D), train_questions, train_rows, trained_rows... ({} when no stage stated it)."""
+        manifest = self.manifest if self.kind in ("train", "curate") else self.student_manifest
+        dataset = manifest.get("dataset")
+        return dataset if isinstance(dataset, dict) else {}
+
+    def _fact(self, key: str) -> int | None:
+        value = self.dataset.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def diverse_degree(self) -> int | None:
+        """The teacher's D (rationales sampled per question): its setting, not what survived curation."""
+        return self._fact("diverse")
+
+    @property
+    def train_questions(self) -> int | None:
+        return self._fact("train_questions")
+
+    @property
+    def train_rows(self) -> int | None:
+        """Rows the student was trained on (with D > 1, several per question)."""
+        return self._fact("trained_rows")
 
 
 def find_value(data, keys: tuple[str, ...], depth: int = 3, want=(int, float)):
@@ -148,21 +169,31 @@ def detect_kind(folder: Path) -> tuple[str, dict] | None:
 
 
 def find_runs(paths: list[str | Path]) -> list[Run]:
-    """Runs in the given folders: each folder is a run, or holds runs one level down."""
+    """Runs in the given folders: each folder is a run, holds runs (`runs/`), or is a recipe's run
+    folder holding them one level further down (`runs/demo/<stage>/<run>`, as `ftcot run` writes)."""
     runs = []
     for path in map(Path, paths):
         if not path.is_dir():
             raise DataError("not a folder: give run folders (or folders of runs)", path=path)
-        found = detect_kind(path)
-        children = [] if found else sorted(p for p in path.iterdir() if p.is_dir())
-        if found:
-            runs.append(Run(path, *found))
-        for child in children:
-            if (found_child := detect_kind(child)) is not None:
-                runs.append(Run(child, *found_child))
-        if not found and not any(r.path.parent == path for r in runs):
-            raise DataError("no runs here (no manifest.json with a stage, no completions.jsonl)", path=path)
+        found = runs_under(path, depth=2)
+        if not found:
+            raise DataError(
+                "no runs here (no manifest.json with a stage, no completions.jsonl, in it or two levels down)",
+                path=path,
+            )
+        runs += found
     return runs
+
+
+def runs_under(folder: Path, depth: int) -> list[Run]:
+    """The folder if it is a run, else the runs among its subfolders, searched `depth` levels down."""
+    found = detect_kind(folder)
+    if found is not None:
+        return [Run(folder, *found)]
+    if depth == 0:
+        return []
+    children = sorted(p for p in folder.iterdir() if p.is_dir())
+    return [run for child in children for run in runs_under(child, depth - 1)]
 
 
 def epoch_history(run: Run) -> dict[str, list[tuple[float, float]]]:

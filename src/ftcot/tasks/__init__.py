@@ -44,21 +44,6 @@ def get_task(name: str, **user_options) -> Task:
 
 
 def _task_card(path: Path) -> Task:
-    import tomllib
+    from ftcot.tasks.user import load_task_card
 
-    from ftcot.errors import DataError
-    from ftcot.tasks.user import load_user_task
-
-    try:
-        card = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("task card not found", path=path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise DataError(f"not valid TOML ({e})", path=path) from None
-    if "source" not in card:
-        raise DataError("a task card needs `source` (a data file or hf:<dataset>)", path=path, field="source")
-    source = str(card.pop("source"))
-    if not source.startswith("hf:") and not Path(source).is_absolute():
-        source = str(path.parent / source)  # relative to the card
-    card.setdefault("name", path.stem)
-    return load_user_task(source, **card)
+    return load_task_card(path)

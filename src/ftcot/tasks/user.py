@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ftcot.answers import AnswerFormat
-from ftcot.errors import DataError
+from ftcot.errors import ConfigError, DataError, explain_invalid, unknown_key
 from ftcot.records import iter_jsonl
 from ftcot.tasks.base import Sample, Task, TaskSpec
 from ftcot.tasks.loaders import render_choices
@@ -41,6 +41,8 @@ SPLIT_ALIASES = {
 
 
 class UserTaskConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo (answer_typ) must not fall back to a default
+
     source: str = Field(description="a .jsonl/.json/.csv file, or hf:<dataset id>")
     name: str | None = None
     answer_type: str = Field("text", description="number, number:float, choice, yesno, letters or text")
@@ -154,8 +156,41 @@ def _trigger(fmt: AnswerFormat) -> str:
     return TRIGGER_GENERIC
 
 
-def load_user_task(source: str, **options: Any) -> Task:
-    config = UserTaskConfig(source=source, **{k: v for k, v in options.items() if v is not None})
+def load_task_card(path: Path) -> Task:
+    """A task card: a TOML file of UserTaskConfig's keys; `source` is relative to the card."""
+    import tomllib
+
+    try:
+        card = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("task card not found", path=path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise DataError(f"not valid TOML ({e})", path=path) from None
+    _check_keys(card, str(path))
+    if "source" not in card:
+        raise DataError("a task card needs `source` (a data file or hf:<dataset>)", path=path, field="source")
+    source = str(card.pop("source"))
+    if not source.startswith("hf:") and not Path(source).is_absolute():
+        source = str(path.parent / source)  # relative to the card
+    card.setdefault("name", path.stem)
+    return load_user_task(source, where=str(path), **card)
+
+
+def _check_keys(options: dict, where: str) -> None:
+    for key in options:
+        if key not in UserTaskConfig.model_fields:
+            raise unknown_key(key, UserTaskConfig.model_fields, where)
+
+
+def load_user_task(source: str, *, where: str | None = None, **options: Any) -> Task:
+    """A user task from a data file or hf:<dataset>; `where` names the task card in errors."""
+    options = {k: v for k, v in options.items() if v is not None}
+    where = where or source
+    _check_keys(options, where)
+    try:
+        config = UserTaskConfig(source=source, **options)
+    except ValidationError as e:
+        raise ConfigError(explain_invalid(e, where)) from None
     rows = _rows(config)
     if not rows:
         raise DataError("no rows", path=config.source)

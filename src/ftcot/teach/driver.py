@@ -8,7 +8,8 @@ models through here, so they get the same cache, limits and resume). Each finish
 the shared checker and appended to `completions.jsonl` at once. A rerun skips the samples
 already written and finds every earlier generation in the cache, so a run killed at any
 moment resumes with nothing lost, duplicated or paid twice. Ctrl-C (or SIGTERM) lets the
-questions in flight finish; a second Ctrl-C abandons them.
+questions in flight finish, then raises `Interrupted`; a second Ctrl-C abandons them. The
+manifest's status says how the run ended: "complete" only when every (sample, index) is written.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ftcot.answers import PREFIXES
-from ftcot.errors import ConfigError
+from ftcot.errors import ConfigError, Interrupted
 from ftcot.prompts import GENERIC_ANSWER_TRIGGER, first_prompt, zs_cot_step2
 from ftcot.records import Completion, RecordWriter, read_manifest, read_records, write_manifest
+from ftcot.redact import redact, redact_url
 from ftcot.tasks import Sample, Task, get_task
 from ftcot.teach.backends import RequestRefused, get_backend, parse_teacher
-from ftcot.teach.backends.base import Generation, SamplingParams, cache_model_name, redact_url
+from ftcot.teach.backends.base import Generation, SamplingParams, cache_model_name
 from ftcot.teach.cache import GenerationCache, cache_key
 from ftcot.teach.cost import CostTracker, estimate_tokens, load_prices, price_for, yield_report
 from ftcot.teach.engine import Engine, StopRequested, most_severe
@@ -69,6 +71,9 @@ class TeachConfig(BaseModel):
     tpm: float | None = Field(None, gt=0)
     timeout: float = Field(120.0, gt=0, description="seconds per request attempt")
     max_attempts: int = Field(8, ge=1)
+    max_consecutive_failures: int = Field(
+        16, ge=1, description="stop the run when this many requests in a row fail on every try (server down)"
+    )
     max_cost: float | None = Field(None, ge=0, description="stop before spending more than this (US$)")
     prices: Path | None = None
     cache: Path | None = None
@@ -117,7 +122,7 @@ def teach(config: TeachConfig) -> Path:
     """Run (or resume) a teacher job; returns the run folder. `dry_run` only logs the estimate."""
     task = get_task(config.task)
     samples = task.samples(config.split, limit=config.limit)
-    kind, _ = parse_teacher(config.teacher)
+    kind, model = parse_teacher(config.teacher)
     if kind == "recorded" and config.one_step:
         raise ConfigError(f"the recorded teacher holds Zero-shot-CoT outputs only, not {config.method}")
     if config.method == "fs_cot" and not task.spec.fs_cot:
@@ -125,6 +130,10 @@ def teach(config: TeachConfig) -> Path:
     if config.dry_run:
         log.info("dry run: %s", estimate(config))
         return config.out
+    if kind == "recorded" and model != "text-davinci-002":  # recorded:NAME, shipped with ftcot
+        from ftcot.teach.recordings import teach_from_recording
+
+        return teach_from_recording(config, task, samples)
     if kind == "recorded":
         return _teach_recorded(config, task, samples)
     _check_same_job(config)
@@ -164,15 +173,22 @@ async def _teach_live(config: TeachConfig, task: Task, samples: list[Sample]) ->
     )
     price = price_for(backend.name, backend.model, load_prices(config.prices), batch=config.batch_api)
     costs = CostTracker(backend.model, price, config.max_cost)
-    policy = RetryPolicy(max_attempts=config.max_attempts, timeout=config.timeout)
+    policy = RetryPolicy(
+        max_attempts=config.max_attempts,
+        timeout=config.timeout,
+        max_consecutive_failures=config.max_consecutive_failures,
+    )
     cache = GenerationCache(config.cache)
-    engine = Engine(backend, cache, Throttle(config.concurrency, config.rpm, config.tpm, policy), costs)
+    # More requests than a local server has slots only queue there, against the request timeout.
+    concurrency = min(config.concurrency, backend.max_in_flight or config.concurrency)
+    engine = Engine(backend, cache, Throttle(concurrency, config.rpm, config.tpm, policy), costs)
     manifest = _manifest(config, task, samples, backend.describe())
     writer = RecordWriter(config.out, manifest={**manifest, "status": "running"})
     jobs = _todo(samples, config.diverse, writer, task.name)
     teacher = ZeroShotCoT(config, task, engine, writer)
     started = time.monotonic()
-    status, error = "complete", None
+    # "complete" is only reachable by finishing: any exception leaves "failed" (or says why it stopped).
+    status, error = "failed", None
     try:
         if config.batch_api and jobs:
             from ftcot.teach.batch import prefill_with_batch_api
@@ -182,18 +198,34 @@ async def _teach_live(config: TeachConfig, task: Task, samples: list[Sample]) ->
         with TeachProgress(total, total - sum(len(ix) for _, ix in jobs), engine, config.progress) as bar:
             teacher.on_record = bar.advance
             status = await teacher.run(jobs)
-    except RequestRefused as e:
-        status, error = "refused", str(e)
-        raise
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        status = "interrupted"
+    except BaseException as e:  # noqa: BLE001 - recorded in the manifest, then raised again
+        status, error = stopped_by(e)
         raise
     finally:
         writer.close()
         await backend.aclose()
-        _finish_manifest(config, manifest, engine, teacher, costs, status, error, time.monotonic() - started)
+        wanted = expected_keys(config, task, samples)
+        elapsed = time.monotonic() - started
+        status = _finish_manifest(config, manifest, engine, teacher, costs, status, error, elapsed, wanted)
         cache.close()
+    if status == "interrupted":  # the questions in flight finished; now stop the caller too
+        raise Interrupted(teacher.stop_signal or signal.SIGINT)
     return config.out
+
+
+def stopped_by(error: BaseException) -> tuple[str, str | None]:
+    """The status and the (redacted) error of a run that `error` ended."""
+    if isinstance(error, KeyboardInterrupt | asyncio.CancelledError):
+        return "interrupted", None
+    if isinstance(error, RequestRefused):
+        return "refused", redact(str(error))
+    # CircuitOpen (the server failed everything), a corrupt cache, a bug: what is written is kept.
+    return "failed", redact(f"{type(error).__name__}: {error}")
+
+
+def expected_keys(config: TeachConfig, task: Task, samples: list[Sample]) -> set[tuple[str, int, int]]:
+    """Every (task, sample, sample index) a finished run of this job holds."""
+    return {(task.name, s.id, d) for s in samples for d in range(config.diverse)}
 
 
 # --- Zero-shot-CoT ------------------------------------------------------------------------------
@@ -213,6 +245,8 @@ class ZeroShotCoT:
         self.step2 = config.answer_params()
         self.stop = asyncio.Event()
         self.stop_reason: str | None = None
+        self.stop_signal: int | None = None  # SIGINT or SIGTERM, when one stopped the run
+        self._previous_handlers: dict[int, object] = {}
         self.written = 0
         self.failed = 0
         self.on_record = lambda: None
@@ -361,7 +395,8 @@ class ZeroShotCoT:
     def _install_signal_handlers(self, main: asyncio.Task | None) -> None:
         loop = asyncio.get_running_loop()
 
-        def interrupt() -> None:
+        def interrupt(sig: int) -> None:
+            self.stop_signal = self.stop_signal or sig
             if self.stop.is_set() and main is not None:
                 main.cancel()  # second Ctrl-C: abandon the questions in flight
                 return
@@ -372,13 +407,18 @@ class ZeroShotCoT:
         for sig in (signal.SIGINT, signal.SIGTERM):
             # Not the main thread, or not supported: the default handling stays.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, interrupt)
+                previous = signal.getsignal(sig)
+                loop.add_signal_handler(sig, interrupt, sig)
+                self._previous_handlers[sig] = previous
 
     def _remove_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        for sig, previous in self._previous_handlers.items():
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, TypeError):
                 loop.remove_signal_handler(sig)
+                # asyncio resets to the default; give back the caller's handler (`ftcot run` stops on SIGTERM).
+                signal.signal(sig, previous)
+        self._previous_handlers.clear()
 
 
 # --- manifests ----------------------------------------------------------------------------------
@@ -412,13 +452,19 @@ def _manifest(config: TeachConfig, task: Task, samples: list[Sample], backend: d
     }
 
 
-def _finish_manifest(config, manifest, engine, teacher, costs, status, error, elapsed) -> None:
+def _finish_manifest(config, manifest, engine, teacher, costs, status, error, elapsed, wanted) -> str:
+    """Write the manifest of a run that ended with `status`; returns the status written, which is
+    "complete" only when every wanted (task, sample, index) is in the folder."""
     records = read_records(config.out) if (config.out / "completions.jsonl").exists() else []
+    missing = len(wanted - {r.key for r in records})
+    if status == "complete" and missing:
+        status = "incomplete"
     manifest = {
         **manifest,
         "status": status,
         "error": error,
         "samples": len(records),
+        "samples_missing": missing,
         "last_run": {
             "elapsed_s": round(elapsed, 3),
             "written": teacher.written,
@@ -436,6 +482,7 @@ def _finish_manifest(config, manifest, engine, teacher, costs, status, error, el
         "yield": yield_report(records, costs),
     }
     write_manifest(config.out, manifest)
+    return status
 
 
 # --- the recorded teacher -----------------------------------------------------------------------
@@ -457,6 +504,7 @@ def _teach_recorded(config: TeachConfig, task: Task, samples: list[Sample]) -> P
         "stage": "teach",
         "method": "zs_cot",
         "teacher": "recorded",
+        "diverse": 1,  # a log holds one rationale per question (curate and reports read D from here)
         "backend": {"backend": "recorded", "model": MODEL},
         "task": task.name,
         "split": config.split,
@@ -464,9 +512,14 @@ def _teach_recorded(config: TeachConfig, task: Task, samples: list[Sample]) -> P
         "questions": len(samples),
         "import": imported,
     }
-    with RecordWriter(config.out, manifest={**manifest, "status": "running"}) as writer:
-        for record in records:
-            writer.write(record)
+    try:
+        with RecordWriter(config.out, manifest={**manifest, "status": "running"}) as writer:
+            for record in records:
+                writer.write(record)
+    except BaseException as e:  # noqa: BLE001 - recorded in the manifest, then raised again
+        status, error = stopped_by(e)
+        write_manifest(config.out, {**manifest, "status": status, "error": error})
+        raise
     log.info(
         "recorded teacher, %s: %d log entries, %d matched, %d unmatched, %d ambiguous; %d/%d %s samples have one",
         task.name, result.entries, len(result.records), len(result.unmatched), len(result.ambiguous),
@@ -478,6 +531,31 @@ def _teach_recorded(config: TeachConfig, task: Task, samples: list[Sample]) -> P
         {**manifest, "status": "complete", "samples": len(records), "yield": yield_report(records, costs)},
     )
     return config.out
+
+
+# --- is it finished? ----------------------------------------------------------------------------
+
+
+def unfinished(config: TeachConfig) -> str | None:
+    """What the folder `config.out` lacks to be a finished run of this job, in words; None when nothing.
+
+    Finished means status "complete" and every (sample, index) of the job in completions.jsonl."""
+    manifest = read_manifest(config.out)
+    path = config.out / "completions.jsonl"
+    have = {r.key for r in read_records(path)} if path.exists() else set()
+    kind, _ = parse_teacher(config.teacher)
+    if kind == "recorded":  # a recording holds what it holds: finished means all of it is written
+        recorded = int(manifest.get("samples") or 0)
+        not_recorded = int(manifest.get("missing") or 0)  # recorded:NAME counts split samples it lacks
+        total, missing = recorded + not_recorded, max(0, recorded - len(have)) + not_recorded
+    else:
+        task = get_task(config.task)
+        wanted = expected_keys(config, task, task.samples(config.split, limit=config.limit))
+        total, missing = len(wanted), len(wanted - have)
+    status = manifest.get("status", "not started")
+    if status == "complete" and not missing:
+        return None
+    return f"{missing} of {total} samples missing (status {status})"
 
 
 # --- dry run ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from ftcot.errors import FtcotError
 from ftcot.teach.backends.base import Backend, Generation, RequestRefused, SamplingParams
 from ftcot.teach.cache import GenerationCache, cache_key
 from ftcot.teach.cost import CostTracker, estimate_tokens
-from ftcot.teach.throttle import RetriesExhausted, Throttle
+from ftcot.teach.throttle import CircuitOpen, RetriesExhausted, Throttle
 
 
 class StopRequested(FtcotError):
@@ -24,10 +24,11 @@ class StopRequested(FtcotError):
 
 
 def most_severe(group: BaseExceptionGroup) -> BaseException:
-    """The one error of a task group that decides what happens next: a refusal stops the run,
-    a stop request stops it quietly, exhausted retries lose the sample only."""
+    """The one error of a task group that decides what happens next: a refusal or an open circuit
+    (a server failing everything) stops the run, a stop request stops it quietly, exhausted
+    retries lose the sample only."""
     leaves = list(_leaves(group))
-    for kind in (RequestRefused, StopRequested, RetriesExhausted):
+    for kind in (RequestRefused, CircuitOpen, StopRequested, RetriesExhausted):
         for leaf in leaves:
             if isinstance(leaf, kind):
                 return leaf

@@ -4,7 +4,9 @@ Every request runs `Throttle.call`: it waits for a concurrency slot and for the
 requests-per-minute and tokens-per-minute buckets, runs the request under a timeout, and
 retries `RetryableError`s with full-jitter exponential backoff. A server's `Retry-After`
 is honoured as a lower bound, and a 429 pauses *all* requests for that long, since every
-request in flight shares the same limit. `RequestRefused` is never retried.
+request in flight shares the same limit. `RequestRefused` is never retried. A circuit
+breaker stops the run once `max_consecutive_failures` requests in a row have given up: a
+server that fails everything is not asked `max_attempts` times for every request of a split.
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ class RetriesExhausted(FtcotError):
     """A request failed on every try; the sample stays unwritten and a rerun tries again."""
 
 
+class CircuitOpen(FtcotError):
+    """Too many requests in a row failed on every try: the server is down, so the run stops.
+    Finished samples are kept and a rerun resumes. Not a `RetriesExhausted`: it ends the run,
+    not one sample."""
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 8
     base_delay: float = 0.5  # seconds, doubled each attempt
     max_delay: float = 60.0
     timeout: float = 120.0  # per attempt
+    max_consecutive_failures: int | None = 16  # requests giving up in a row that stop the run; None: never
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Full jitter (uniform in [0, base*2^attempt]); never shorter than the server asked."""
@@ -105,6 +114,8 @@ class Throttle:
         self.stats = ThrottleStats()
         self._paused_until = 0.0
         self.refused: RequestRefused | None = None  # set by the first refusal: the run is over
+        self.circuit: CircuitOpen | None = None  # set when too many requests failed in a row: likewise
+        self._failed_in_a_row = 0
 
     async def call(self, send: Callable[[], Awaitable[T]], estimated_tokens: int = 0, used_tokens=None) -> T:
         """Run `send()` with limits and retries. `used_tokens(result)` gives the true token count."""
@@ -117,6 +128,7 @@ class Throttle:
             except RetryableError as e:
                 self._note_failure(e)
                 if attempt + 1 == self.policy.max_attempts:
+                    self._request_failed(e)
                     raise RetriesExhausted(f"gave up after {attempt + 1} tries; last error: {e}") from None
                 delay = self.policy.backoff(attempt, e.retry_after)
                 if e.rate_limited:
@@ -125,6 +137,7 @@ class Throttle:
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
                 continue
+            self._failed_in_a_row = 0
             if self.tpm and used_tokens is not None:
                 self.tpm.refund(estimated_tokens - used_tokens(result))
             return result
@@ -134,6 +147,8 @@ class Throttle:
         async with self.slots:
             if self.refused is not None:
                 raise self.refused
+            if self.circuit is not None:  # requests waiting for a slot or a retry stop here
+                raise self.circuit
             await self._wait_for_pause()
             if self.rpm:
                 await self.rpm.take(1)
@@ -148,6 +163,19 @@ class Throttle:
     async def _wait_for_pause(self) -> None:
         while (wait := self._paused_until - time.monotonic()) > 0:
             await asyncio.sleep(wait)
+
+    def _request_failed(self, last: RetryableError) -> None:
+        """Count a request that gave up; open the circuit (raise `CircuitOpen`) after too many in a row."""
+        self._failed_in_a_row += 1
+        limit = self.policy.max_consecutive_failures
+        if self.circuit is None and limit and self._failed_in_a_row >= limit:
+            self.circuit = CircuitOpen(
+                f"the server failed {self._failed_in_a_row} requests in a row, each tried "
+                f"{self.policy.max_attempts} times (last: {last}); stopping. Finished samples are kept; "
+                "rerun the same command to resume once the server answers again"
+            )
+        if self.circuit is not None:
+            raise self.circuit
 
     def _note_failure(self, e: RetryableError) -> None:
         self.stats.failures[e.kind] = self.stats.failures.get(e.kind, 0) + 1

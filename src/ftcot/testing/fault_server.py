@@ -46,6 +46,7 @@ class FaultPlan:
     p_length: float = 0.0  # a choice ends with finish_reason 'length'
     p_content_filter: float = 0.0  # a choice ends with finish_reason 'content_filter'
     status: int | None = None  # answer every completion request with this error status (401, 400, ...)
+    echo_auth: bool = False  # error messages quote the request's Authorization header, as careless servers do
     max_faults_per_request: int = 2
     supports_n: bool = True  # False: ignore n and return one choice, as some servers do
     batch_polls_before_done: int = 1  # a batch reports in_progress this many times
@@ -180,13 +181,12 @@ class FaultServer:
                 await asyncio.sleep(self.plan.latency)
             if self.plan.status is not None:
                 self.stats.faults[str(self.plan.status)] += 1
-                return _send_json(
-                    writer, self.plan.status, _error("refused by the fault plan", "invalid_request")
-                )
+                message = self._echo("refused by the fault plan", headers)
+                return _send_json(writer, self.plan.status, _error(message, "invalid_request"))
             fault = self._choose_fault(body)
             if fault is not None:
                 self.stats.faults[fault] += 1
-                return await self._fault(fault, writer)
+                return await self._fault(fault, writer, headers)
             try:
                 request = json.loads(body)
             except json.JSONDecodeError:
@@ -198,6 +198,11 @@ class FaultServer:
         finally:
             self._in_flight -= 1
 
+    def _echo(self, message: str, headers: dict) -> str:
+        if not self.plan.echo_auth:
+            return message
+        return f"{message} (request sent authorization: {headers.get('authorization', 'none')})"
+
     def _choose_fault(self, body: bytes) -> str | None:
         key = hashlib.sha256(body).hexdigest()
         if self.fault_counts[key] >= self.plan.max_faults_per_request:
@@ -207,12 +212,14 @@ class FaultServer:
             self.fault_counts[key] += 1
         return fault
 
-    async def _fault(self, fault: str, writer) -> bool:
+    async def _fault(self, fault: str, writer, request_headers: dict) -> bool:
         if fault == "429":
             headers = {"retry-after": f"{self.plan.retry_after:g}"}
-            return _send_json(writer, 429, _error("rate limit reached", "rate_limit_exceeded"), headers)
+            message = self._echo("rate limit reached", request_headers)
+            return _send_json(writer, 429, _error(message, "rate_limit_exceeded"), headers)
         if fault in ("500", "503"):
-            return _send_json(writer, int(fault), _error("the server had an error", "server_error"))
+            message = self._echo("the server had an error", request_headers)
+            return _send_json(writer, int(fault), _error(message, "server_error"))
         if fault == "hang":
             await asyncio.sleep(self.plan.hang_seconds)
             return False

@@ -86,6 +86,20 @@ class StudentTrainer(Trainer):
             # Our loss is a mean per task, not a token sum: let the Trainer divide by accumulation steps.
             self.model_accepts_loss_kwargs = False
 
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        # Warmup as a whole number of steps, from the ratio and the run's real step count: transformers 5
+        # reads a warmup_steps below 1 as a ratio, 4.x as a (fractional) step count, which loses the warmup.
+        self.args.warmup_steps = warmup_steps(self.ftcot.warmup_ratio, num_training_steps)
+        return super().create_scheduler(num_training_steps, optimizer)
+
+    def _issue_warnings_after_load(self, load_result) -> None:
+        # A checkpoint stores a tied weight once (SmolLM2's lm_head is its embedding), so reloading the
+        # best epoch reports lm_head.weight as missing. It is not: it is the same tensor as a loaded
+        # weight (tests/train/test_trainer.py checks the tie survives). Warn only of keys really missing.
+        tied = tied_parameter_names(self.model)
+        missing = [k for k in load_result.missing_keys if k not in tied]
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
+
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
@@ -134,6 +148,22 @@ class StudentTrainer(Trainer):
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
+
+
+def tied_parameter_names(model) -> set[str]:
+    """Names under which a parameter appears after its first name (a tied lm_head: the embedding)."""
+    first: set[int] = set()
+    tied = set()
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if id(parameter) in first:
+            tied.add(name)
+        first.add(id(parameter))
+    return tied
+
+
+def warmup_steps(ratio: float, num_training_steps: int) -> int:
+    """Linear warmup steps for a fraction of the optimizer steps (rounded up, as transformers does)."""
+    return math.ceil(ratio * num_training_steps)
 
 
 # --- setup --------------------------------------------------------------------------------------
@@ -214,7 +244,7 @@ def training_arguments(config: TrainConfig, has_val: bool) -> TrainingArguments:
         optim="adamw_torch_fused",
         learning_rate=config.lr,
         lr_scheduler_type=scheduler,
-        warmup_steps=config.warmup_ratio,
+        warmup_steps=0,  # set from warmup_ratio once the step count is known (StudentTrainer.create_scheduler)
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
         bf16=bf16,
@@ -387,6 +417,14 @@ def _count_parameters(model) -> dict:
     return {"parameters": total, "trainable": trainable}
 
 
+def student_format(config: TrainConfig) -> dict:
+    """How the student must be prompted and scored (what `ftcot eval` reads): the format it was trained
+    in, and a task prefix before each question (a step-by-step student answers its `[label] ` task)."""
+    if config.step_by_step:
+        return {"method": "vanilla", "question_prefix": sbs.LABEL_PREFIX, "trained_as": "step_by_step"}
+    return {"method": config.method, "question_prefix": "", "trained_as": config.method}
+
+
 def build_manifest(
     config, trainer, train_metrics, checkpoint, encoder_decoder, rows, val_rows, truncated
 ) -> dict:
@@ -396,6 +434,7 @@ def build_manifest(
     runtime = train_metrics.get("train_runtime") or 0.0
     return {
         "stage": "train",
+        "status": "complete",  # written last, after the student is saved
         "data": {
             "dir": str(data_dir),
             "train_sha256": sha256_of(data_dir / TRAIN_FILE),
@@ -405,6 +444,10 @@ def build_manifest(
             "rows_truncated": truncated,
             "curate": read_manifest(data_dir).get("yield"),
         },
+        # The curate stage's facts (teacher, D, questions, rows), carried so that a report of this
+        # student, or of its evaluation, reads them instead of guessing; absent when curate wrote none.
+        "dataset": {**(read_manifest(data_dir).get("dataset") or {}), "trained_rows": len(rows)},
+        "student_format": student_format(config),
         "model": {
             "student": config.student,
             "checkpoint": checkpoint,

@@ -9,12 +9,12 @@ adds those around them. A backend raises `RetryableError` for faults worth anoth
 from __future__ import annotations
 
 import json
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from ftcot.errors import FtcotError
+from ftcot.redact import redact, redact_url  # noqa: F401 - re-exported for older imports
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class Backend(ABC):
     max_batch: int = 1  # prompts per generate() call that the engine should gather
     max_n: int = 1  # samples per prompt in one call, when supports_n
     chat: bool = False  # prompts are sent as a user message (chat template) rather than as raw text
+    max_in_flight: int | None = None  # requests worth sending at once (a local server's slots); None: no cap
 
     def __init__(self, model: str):
         self.model = model
@@ -104,24 +105,3 @@ class Backend(ABC):
 def cache_model_name(model: str, chat: bool) -> str:
     """The model as the cache knows it: the chat template changes every output, so it is part of it."""
     return f"{model}#chat" if chat else model
-
-
-_SECRET_PATTERNS = [re.compile(r"sk-[A-Za-z0-9_\-*]{6,}"), re.compile(r"(?i)bearer\s+[A-Za-z0-9_\-.]+")]
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove API keys (given ones and anything key-shaped) from text bound for errors or logs."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub("***", text)
-    return text
-
-
-def redact_url(url: str | None) -> str | None:
-    """A base URL without user:password@ and without query parameters such as ?key=..."""
-    if not url:
-        return url
-    url = re.sub(r"//[^/@]*@", "//", url)
-    return url.split("?", 1)[0]

@@ -15,15 +15,8 @@ from urllib.parse import urlparse
 import openai
 
 from ftcot.errors import ConfigError
-from ftcot.teach.backends.base import (
-    Backend,
-    Generation,
-    RequestRefused,
-    RetryableError,
-    SamplingParams,
-    redact,
-    redact_url,
-)
+from ftcot.redact import redact, redact_url, use_key_env
+from ftcot.teach.backends.base import Backend, Generation, RequestRefused, RetryableError, SamplingParams
 
 MAX_N = 128  # OpenAI's limit on n per request
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "::1")
@@ -31,6 +24,7 @@ _LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "::1")
 
 def read_api_key(env_name: str, base_url: str | None) -> str:
     """The key from the environment; local servers work without one."""
+    use_key_env(env_name)  # from now on every writer masks this variable's value
     key = os.environ.get(env_name, "")
     if key:
         return key
