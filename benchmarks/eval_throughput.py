@@ -59,7 +59,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from ftcot.models import load_model
+    from ftcot.train.precision import cpu_model
 
+    print(f"CPU: {cpu_model()}", flush=True)
     load_model("smollm2")  # converts the bundled GGUF once, so that no timed run pays for it
     load_before = os.getloadavg()
     best: dict[int, dict] = {}
@@ -94,7 +96,7 @@ def main() -> None:
         "questions": args.questions,
         "max_new_tokens": args.max_new_tokens,
         "method": args.method,
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+        "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
                     "torch": torch.__version__, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")},
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "rounds": args.rounds,
@@ -112,7 +114,7 @@ def markdown(report: dict) -> str:
         "# Evaluation throughput",
         "",
         f"{report['model']}, {report['task']}: {report['questions']} questions, method {report['method']}, "
-        f"max_new_tokens {report['max_new_tokens']}, greedy. Machine: {report['machine']['cpus']} CPUs "
+        f"max_new_tokens {report['max_new_tokens']}, greedy. Machine: {report['machine'].get('cpu', '?')}, {report['machine']['cpus']} CPUs "
         f"({report['machine']['torch_threads']} torch threads, OMP_WAIT_POLICY={report['machine']['OMP_WAIT_POLICY']}), torch {report['machine']['torch']}, {report['date']}; "
         f"1-minute load average {report['load_average_before_after'][0]} before, "
         f"{report['load_average_before_after'][1]} after (other jobs shared the machine when it was above ~2).",

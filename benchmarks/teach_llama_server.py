@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
 import shlex
 import time
 from pathlib import Path
@@ -27,18 +26,9 @@ from ftcot.models import gguf_file
 from ftcot.prompts import first_prompt
 from ftcot.tasks import get_task
 from ftcot.teach.backends.llama_server import LlamaServer
+from ftcot.train.precision import cpu_model
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 async def generate(client: openai.AsyncOpenAI, prompt: str, max_tokens: int) -> int:
@@ -79,6 +69,7 @@ def main() -> None:
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
 
+    print(f"CPU: {cpu_model()}", flush=True)
     task = get_task("multiarith")
     prompts = [first_prompt("zs_cot", s.question) for s in task.samples("train", limit=args.questions)]
     model = gguf_file(args.model)

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ftcot.train.precision import cpu_model
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -158,11 +160,13 @@ def main() -> None:
 
     results: dict = {"command": "python " + " ".join(["benchmarks/teach_throughput.py", *sys.argv[1:]])}
     results["machine"] = {
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "load_average_at_start": os.getloadavg()[0],  # other jobs sharing the CPUs slow every figure
     }
+    print(f"CPU: {results['machine']['cpu']}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         os.environ["FTCOT_CACHE"] = str(workdir / "cache")
@@ -198,7 +202,7 @@ def write_results(results: dict) -> None:
     lines = [
         "# Teacher throughput",
         "",
-        f"Made by `{results['command']}` on {results['machine']['cpus']} CPUs, Python "
+        f"Made by `{results['command']}` on {results['machine']['cpus']} CPUs ({results['machine']['cpu']}), Python "
         f"{results['machine']['python']}, load average {results['machine']['load_average_at_start']:.1f} at the start "
         "(the machine was shared with other jobs; a busy CPU delays the client's event loop and lowers every figure).",
         "",

@@ -22,6 +22,8 @@ import time
 
 import torch
 
+from ftcot.train.precision import cpu_model
+
 SMOLLM2_135M = dict(  # SmolLM2-135M-Instruct's config.json
     vocab_size=49152,
     hidden_size=576,
@@ -138,6 +140,7 @@ def main() -> None:
             {
                 "benchmark": "train_mfu_gpu",
                 "gpu": torch.cuda.get_device_name(),
+                "cpu": cpu_model(),
                 "torch": torch.__version__,
                 "precision": (
                     "bf16 weights and optimizer state"

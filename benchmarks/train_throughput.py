@@ -7,8 +7,9 @@ is trained for one epoch in each arm, adding one of the trainer's choices at a t
                 per-tensor loop, fp32 (the reasoning-teacher code);
   grouped       + the trainer's length-grouped batches of 8;
   fused         + fused AdamW (one kernel over all tensors; the trainer's `adamw_torch_fused`);
-  ftcot         + bf16 autocast where the trainer turns it on by default (a GPU, or a CPU with
-                AMX; elsewhere this arm equals `fused`): all the trainer's defaults.
+  ftcot         + bf16 autocast where the trainer turns it on by default (a GPU that supports it,
+                or a CPU whose measured bf16 matrix products are clearly faster than fp32:
+                `ftcot.train.precision`; elsewhere this arm equals `fused`): all the trainer's defaults.
 Every arm sees exactly the same rows, model, AdamW 3e-4 and step code (forward, backward,
 optimizer step). Each arm runs in its own process (so its peak RSS is its own), after one
 untimed warm-up step, and the arm order reverses every round so that background load falls
@@ -31,6 +32,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ftcot.train.precision import cpu_model
 
 RESULTS = Path(__file__).parent / "results"
 ARMS = {  # arm: (length-grouped batches, fused AdamW, bf16 autocast; None = the trainer's default)
@@ -64,10 +67,11 @@ def run_arm(arm: str, rows_file: str, n_rows: int, seed: int) -> dict:
 
     from ftcot.train.config import TrainConfig
     from ftcot.train.data import Collator, build_dataset
-    from ftcot.train.trainer import bf16_is_fast, load_student, train_sampler
+    from ftcot.train.precision import choose_precision
+    from ftcot.train.trainer import load_student, train_sampler
 
     grouped, fused, bf16 = ARMS[arm]
-    bf16 = bf16_is_fast() if bf16 is None else bf16
+    bf16 = choose_precision(None)[0] if bf16 is None else bf16
     torch.manual_seed(seed)
     rows = json.loads(Path(rows_file).read_text())
     rows = random.Random(seed).sample(rows, n_rows)
@@ -125,6 +129,7 @@ def main() -> None:
     if args.arm:  # child process
         print(json.dumps(run_arm(args.arm, args.rows_file, args.rows, args.seed)))
         return
+    print(f"CPU: {cpu_model()}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         rows_file = Path(tmp) / "rows.json"
@@ -169,6 +174,7 @@ def main() -> None:
         "benchmark": "train_throughput",
         "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:]),
         "machine": {
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -176,7 +182,7 @@ def main() -> None:
         },
         "settings": {
             "student": "smollm2 (SmolLM2-135M-Instruct, fp32 weights)",
-            "cpu_amx": next(r["bf16"] for r in runs if r["arm"] == "ftcot"),
+            "ftcot_bf16": next(r["bf16"] for r in runs if r["arm"] == "ftcot"),  # the trainer's default here
             "task": "multiarith",
             "method": "ft_cot",
             "rows": args.rows,

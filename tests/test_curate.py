@@ -27,7 +27,7 @@ def record(sample_id, index=0, rationale="2 + 3 = 5.", answer_text=" 5.", gold="
 
 
 def write_run(folder, records):
-    with RecordWriter(folder, {"stage": "teach", "model": "toy-teacher"}) as w:
+    with RecordWriter(folder, {"stage": "teach", "teacher": "toy-teacher"}) as w:
         for r in records:
             w.write(r)
     return folder

@@ -182,7 +182,7 @@ def tiny_student(tmp_path_factory, smollm2_checkpoint):
     LlamaForCausalLM(tiny_llama_config(tokenizer, hidden_size=64)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     (folder / "manifest.json").write_text(
-        json.dumps({"stage": "train", "diverse_degree": 4, "history": [{"epoch": 1}]})
+        json.dumps({"stage": "train", "dataset": {"diverse": 4}, "metrics": {"epochs": [{"epoch": 1}]}})
     )
     return folder
 
@@ -198,7 +198,8 @@ def test_eval_student_folder_ft_cot_with_self_consistency(mirror, tiny_student, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["maj_at_k"]["k"] == 3 and metrics["maj_at_k"]["n"] == 3
     manifest = read_manifest(out)
-    assert manifest["model_manifest"]["diverse_degree"] == 4  # provenance of the student travels along
+    assert manifest["model_manifest"]["dataset"]["diverse"] == 4  # provenance of the student travels along
+    assert "metrics" not in manifest["model_manifest"]  # its training history stays in its folder
     assert manifest["model_params"] < 10_000_000
 
 

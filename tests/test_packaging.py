@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ["ftcot/recipes/demo.toml", "ftcot/recipes/reproduce.toml", "ftcot/recipes/diverse_live.toml",
-           "ftcot/data/names.txt"]  # fmt: skip
+           "ftcot/data/names.txt", "ftcot/report/templates/report.html"]  # fmt: skip
 
 # Run from the installed copy only: the editable install puts this tree's src/ on sys.path too.
 LOAD_FROM_INSTALLED = """

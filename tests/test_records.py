@@ -19,7 +19,7 @@ def _record(i: int, d: int = 0, text: str = " 7.", gold: str = "7") -> Completio
 
 
 def test_write_read_and_resume_without_duplicates(tmp_path):
-    with RecordWriter(tmp_path, manifest={"stage": "teach", "model": "m"}) as w:
+    with RecordWriter(tmp_path, manifest={"stage": "teach", "teacher": "m"}) as w:
         for i in range(5):
             w.write(_record(i))
     with RecordWriter(tmp_path) as w:

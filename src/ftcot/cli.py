@@ -160,6 +160,16 @@ def load_task(name: str, answer_type=None, question_field=None, answer_field=Non
     )  # fmt: skip
 
 
+def _teacher_help() -> str:
+    from ftcot.teach.recordings import available
+
+    shipped = ", ".join(f"recorded:{name}" for name in available()) or "none yet"
+    return (
+        "openai:MODEL, hf:MODEL_OR_DIR, llamacpp:FILE.gguf (llama-server), vllm:MODEL, recorded "
+        f"(text-davinci-002's logs), or a shipped live-teacher recording: {shipped}"
+    )
+
+
 @app.command()
 def show(
     task: Annotated[str, typer.Argument(help="Task name, or a user data file / hf:<dataset>.")],
@@ -215,9 +225,7 @@ def generate(
 
 @app.command()
 def teach(
-    teacher: Annotated[
-        str, typer.Option(help="openai:MODEL, hf:MODEL_OR_DIR, llamacpp:FILE.gguf, vllm:MODEL, recorded")
-    ],
+    teacher: Annotated[str, typer.Option(help=_teacher_help())],
     task: Annotated[
         str, typer.Option(help="Task name (see `ftcot tasks`) or a task card .toml (docs/tasks.md).")
     ],
@@ -304,6 +312,9 @@ def curate(
         float, typer.Option(help="Fraction of train questions held out for validation.")
     ] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed of the val split and the subsample.")] = 0,
+    arithmetic: Annotated[
+        str, typer.Option(help="Rationales with a wrong stated equation result: keep, drop or repair.")
+    ] = "keep",
 ) -> None:
     """Filter teacher rationales into Fine-tune-CoT / vanilla training data (train, val, OpenAI export)."""
     from ftcot.curate import CurateConfig
@@ -318,6 +329,7 @@ def curate(
         train_questions=train_questions,
         val_fraction=val_fraction,
         seed=seed,
+        arithmetic=arithmetic,
     )
     folder = run_curate(config)
     stats = read_manifest(folder)["yield"]
@@ -335,6 +347,9 @@ def curate(
         f"mean {stats['samples_per_question']['mean']}, max {stats['samples_per_question']['max']}",
     )
     table.add_row("dropped", ", ".join(f"{k}={v}" for k, v in stats["dropped"].items() if v) or "none")
+    if stats.get("arithmetic"):
+        checked = stats["arithmetic"]
+        table.add_row("wrong arithmetic", f"{checked['dropped']} dropped, {checked['repaired']} repaired")
     console.print(table)
     console.print(f"wrote {folder}")
 
@@ -342,7 +357,13 @@ def curate(
 @app.command()
 def train(
     data_dir: Annotated[Path, typer.Argument(help="Data folder from `ftcot curate`.")],
-    student: Annotated[str, typer.Option("--student", help="smollm2, a .gguf file, a folder or a HF id.")],
+    student: Annotated[
+        str,
+        typer.Option(
+            "--student",
+            help="smollm2, a .gguf file, a folder or a HF id; openai:BASE_MODEL fine-tunes through the API.",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     method: Annotated[str, typer.Option(help="ft_cot or vanilla.")] = "ft_cot",
     preset: Annotated[
@@ -360,7 +381,9 @@ def train(
     warmup_ratio: Annotated[float | None, typer.Option()] = None,
     bf16: Annotated[
         bool | None,
-        typer.Option("--bf16/--fp32", help="Mixed precision (default: bf16 on a GPU, or a CPU with AMX)."),
+        typer.Option(
+            "--bf16/--fp32", help="Mixed precision (default: bf16 where this GPU or CPU measures it faster)."
+        ),
     ] = None,
     gradient_checkpointing: Annotated[bool | None, typer.Option("--gradient-checkpointing")] = None,
     group_by_length: Annotated[bool | None, typer.Option("--group-by-length/--shuffle")] = None,
@@ -372,7 +395,10 @@ def train(
     ] = None,
     eval_every_epoch: Annotated[bool | None, typer.Option("--eval-every-epoch/--no-eval")] = None,
     val_max_new_tokens: Annotated[int | None, typer.Option()] = None,
-    val_limit: Annotated[int | None, typer.Option()] = None,
+    val_limit: Annotated[int | None, typer.Option(help="Val questions answered for val accuracy.")] = None,
+    select_by: Annotated[
+        str | None, typer.Option(help="Epoch kept: val_loss (all val rows), val_accuracy, last.")
+    ] = None,
     step_by_step: Annotated[
         bool, typer.Option("--step-by-step", help="Distilling step-by-step loss.")
     ] = False,
@@ -383,12 +409,46 @@ def train(
     check_format_only: Annotated[
         bool, typer.Option("--check-format-only", help="Check the loss mask and stop.")
     ] = False,
+    # API students (openai:BASE_MODEL): fine-tuned by an OpenAI-compatible API (docs/api-students.md)
+    lr_multiplier: Annotated[float | None, typer.Option(help="API: learning-rate multiplier.")] = None,
+    suffix: Annotated[str | None, typer.Option(help="API: fine-tuned model name suffix.")] = None,
+    chat: Annotated[
+        bool | None,
+        typer.Option(
+            "--chat/--completions", help="API: training format (default: chat, but babbage/davinci-002)."
+        ),
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="API: OpenAI-compatible server.")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="API: environment variable holding the key.")
+    ] = None,
+    poll_s: Annotated[float | None, typer.Option(help="API: seconds between job checks, at first.")] = None,
+    max_poll_s: Annotated[float | None, typer.Option(help="API: longest wait between job checks.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="API: seconds per call.")] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="API: tries per call on 429/5xx.")] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(help="API: refuse to start a job estimated above this (US$).")
+    ] = None,
+    prices: Annotated[Path | None, typer.Option(help="API: training price table, JSON or TOML.")] = None,
+    dry_run: Annotated[
+        bool | None, typer.Option("--dry-run", help="API: print training tokens and cost; send nothing.")
+    ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress", help="Live progress (default: at a terminal); API: the job."
+        ),
+    ] = None,
+    cancel: Annotated[bool, typer.Option("--cancel", help="API: cancel OUT's fine-tuning job.")] = False,
 ) -> None:
     """Fine-tune a student on curated data (Fine-tune-CoT, or the vanilla baseline with --method vanilla)."""
-    given = {k: v for k, v in locals().items() if v is not None and k != "check_format_only"}
-    from ftcot.train import TrainConfig
+    given = {k: v for k, v in locals().items() if v is not None and k not in ("check_format_only", "cancel")}
+    from ftcot.train import TrainConfig, is_api_student, train_config
 
-    config = TrainConfig(**given)
+    if is_api_student(student):
+        _train_api_student(given, cancel)
+        return
+    config = train_config({k: v for k, v in given.items() if k in TrainConfig.model_fields or v is not False})
     if check_format_only:
         from ftcot.train.trainer import check_format_only as run_check
 
@@ -400,14 +460,61 @@ def train(
     folder = run_train(config)
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate/torchrun only the main process reports
         return
-    metrics = json.loads((folder / "manifest.json").read_text())["metrics"]
-    table = Table("epoch", "train loss", "val accuracy")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    metrics = manifest["metrics"]
+    table = Table("epoch", "train loss", "val loss", "val accuracy")
     for e in metrics["epochs"]:
         loss = f"{e['train_loss']:.4f}" if e.get("train_loss") is not None else "-"
-        acc = f"{e['val_accuracy']:.2f}%" if "val_accuracy" in e else "-"
-        table.add_row(str(e["epoch"]), loss, acc)
+        val_loss = f"{e['val_loss']:.4f}" if e.get("val_loss") is not None else "-"
+        acc = f"{e['val_accuracy']:.2f}%" if e.get("val_accuracy") is not None else "-"
+        table.add_row(
+            str(e["epoch"]),
+            loss,
+            val_loss,
+            acc,
+            style="bold" if e["epoch"] == metrics.get("selected_epoch") else None,
+        )
     console.print(table)
-    console.print(f"wrote {folder} (best checkpoint: {metrics['best_checkpoint'] or 'last epoch'})")
+    console.print(f"wrote {folder} (model: {manifest.get('selection') or 'last epoch'})")
+
+
+def _train_api_student(given: dict, cancel: bool) -> None:
+    """`ftcot train --student openai:BASE_MODEL`: the fine-tuning job, its dry run or its cancellation."""
+    from ftcot.train import APITrainConfig, train_config
+    from ftcot.train import openai_student as api
+
+    # Flags left at their defaults (False) are local students' flags nobody set: not refused.
+    config = train_config(
+        {k: v for k, v in given.items() if k in APITrainConfig.model_fields or v is not False}
+    )
+    if config.dry_run:
+        _emit_json(api.estimate(config))
+        return
+    if cancel:
+        job = api.cancel(config)
+        console.print(f"fine-tuning job {job['id']}: {job['status']}")
+        return
+    try:
+        folder = api.train_api(config)
+    except KeyboardInterrupt as e:  # the job keeps running: the module said how to follow or cancel it
+        raise typer.Exit(getattr(e, "exit_code", 130)) from None
+    block = _api_block(folder)
+    cost = (block.get("cost") or {}).get("usd")
+    paid = f"${cost:.4f}" if cost is not None else "unknown"
+    console.print(
+        f"fine-tuned model: [bold]{block.get('fine_tuned_model')}[/] (job {block.get('job_id')}, "
+        f"{block.get('trained_tokens')} trained tokens, cost {paid})",
+        highlight=False,
+    )
+    console.print(
+        f"evaluate it: ftcot eval {folder} --task TASK --method {config.method} --out DIR", style="dim"
+    )
+
+
+def _api_block(folder: Path) -> dict:
+    from ftcot.records import read_manifest
+
+    return read_manifest(folder).get("api") or {}
 
 
 # --- evaluate and report ------------------------------------------------------------------------
@@ -451,6 +558,20 @@ def eval_command(
         str, typer.Option(help="Environment variable holding the API key.")
     ] = "OPENAI_API_KEY",
     concurrency: Annotated[int, typer.Option(help="Requests in flight (served models).")] = 32,
+    chat: Annotated[
+        bool | None,
+        typer.Option(
+            "--chat/--completions",
+            help="Served models: chat or legacy completions endpoint (default: as an API student was trained).",
+        ),
+    ] = None,
+    calculator: Annotated[
+        bool,
+        typer.Option(
+            "--calculator",
+            help="Calculator-assisted decoding: after an arithmetic expression and '=', force its result.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Evaluate a model on a task split with a prompting method; writes records, manifest and metrics.json."""
@@ -465,6 +586,7 @@ def eval_command(
             answer_max_new_tokens=answer_max_new_tokens, batch_size=batch_size, limit=limit, stop=stop,
             self_consistency=self_consistency, temperature=temperature, top_p=top_p, seed=seed, style=style,
             device=device, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
+            calculator=calculator, chat=chat,
         )  # fmt: skip
     except ValidationError as e:
         raise ConfigError("; ".join(map(_option_error, e.errors()))) from e
@@ -502,11 +624,15 @@ def score(
     run_dir: Annotated[Path, typer.Argument(help="A folder of completion records (or a .jsonl file).")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Accuracy and the paper's other metrics of a run, re-checked with the shared answer checker."""
+    """Accuracy and the paper's other metrics of a run, re-checked with the shared answer checker,
+    and the anatomy of its wrong answers (arithmetic slip, wrong plan, format failure, other)."""
+    from ftcot.anatomy import anatomy
     from ftcot.records import read_records
     from ftcot.records import score as score_records
 
-    metrics = score_records(read_records(run_dir))
+    records = read_records(run_dir)
+    metrics = score_records(records)
+    metrics["anatomy"] = anatomy(records)
     if as_json:
         _emit_json(metrics)
         return
@@ -522,6 +648,26 @@ def score(
         "questions with a correct answer", f"{metrics['questions_with_correct']}/{metrics['questions']}"
     )
     console.print(table)
+    _print_anatomy(metrics["anatomy"])
+
+
+def _print_anatomy(anatomy: dict) -> None:
+    """Wrong answers by category, with a few record keys (task#id, /index for a later sample) to look up."""
+    table = Table(
+        "wrong answers", "count", "share", "examples", title=f"error anatomy ({anatomy['wrong']} wrong)"
+    )
+    for category, count in anatomy["categories"].items():
+        share = f"{100 * count / anatomy['wrong']:.0f}%" if anatomy["wrong"] else "–"
+        keys = [f"{t}#{i}" + (f"/{k}" if k else "") for t, i, k in anatomy["examples"][category]]
+        table.add_row(category.replace("_", " "), str(count), share, ", ".join(keys))
+    console.print(table)
+    equations, calc = anatomy["equations"], anatomy.get("calculator")
+    console.print(f"equations written: {equations['written']}, with a wrong result: {equations['wrong']}")
+    if calc:
+        console.print(
+            f"calculator: {calc['interventions']} interventions in {calc['records']} records, "
+            f"{calc['changed']} of them changed what the student would have written"
+        )
 
 
 # --- the whole pipeline ---------------------------------------------------------------------------
@@ -614,7 +760,7 @@ def setup(
         raise FtcotError(f"nothing to set up called {what!r}; try: ftcot setup llama-server")
     from ftcot.teach.backends.llama_server import build_llama_server
 
-    console.print(str(build_llama_server(native=not portable)))
+    typer.echo(str(build_llama_server(native=not portable)))  # plain: scripts read the path
 
 
 if __name__ == "__main__":

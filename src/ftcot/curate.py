@@ -20,23 +20,37 @@ vanilla) and the architecture (decoder or encoder-decoder), so one folder serves
 Every record is accounted for once in the manifest: in the test split (dropped), of a
 validation question, of a training question outside the N-question subsample
 (not_sampled), dropped by the first filter that applies (empty, truncated, incorrect
-unless keep_all, duplicate of a kept rationale of the same question, over_cap), or kept.
+unless keep_all, arithmetic when asked, duplicate of a kept rationale of the same question,
+over_cap), or kept.
 The training label is the teacher's rationale with the *gold* answer (the paper's rule).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ftcot import calculator
 from ftcot.errors import DataError
+from ftcot.manifests import (
+    ArithmeticYield,
+    CurateInputs,
+    CurateManifest,
+    CurateYield,
+    DatasetFacts,
+    Distribution,
+    TeachManifest,
+    load_manifest,
+)
 from ftcot.prompts import clean_rationale, ft_cot_example, vanilla_example
-from ftcot.records import Completion, read_manifest, read_records, write_manifest
+from ftcot.records import Completion, read_records, write_manifest
 from ftcot.sources import sha256_of
 
 log = logging.getLogger(__name__)
@@ -60,6 +74,12 @@ class CurateConfig(BaseModel):
     )
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction of train questions held out.")
     seed: int = Field(0, description="Seed of the validation split and the question subsample.")
+    arithmetic: Literal["keep", "drop", "repair"] = Field(
+        "keep",
+        description="Rationales with an equation whose stated result is wrong (ftcot.calculator): keep them "
+        "(the paper), drop them, or repair them (the calculator's result written in; dropped when the wrong "
+        "number is used again later or is the answer, as a repair would change the reasoning).",
+    )
 
 
 def curate(config: CurateConfig) -> Path:
@@ -72,6 +92,8 @@ def curate(config: CurateConfig) -> Path:
         record.rescore()  # filter with the one shared checker, whatever the teacher stored
 
     dropped: Counter[str] = Counter({reason: 0 for reason in DROP_REASONS})
+    if config.arithmetic != "keep":
+        dropped["arithmetic"] = 0
     pool = [r for r in records if r.split != "test"]
     dropped["test_split"] = len(records) - len(pool)
     if not pool:
@@ -107,7 +129,13 @@ def curate(config: CurateConfig) -> Path:
     _write_jsonl(out / TRAIN_FILE, train_rows)
     _write_jsonl(out / VAL_FILE, val_rows)
     exports = write_openai_exports(out, train_rows, val_rows)
-    write_manifest(out, _manifest(config, records, train_rows, val_rows, dropped, exports, len(val_records)))
+    manifest = _manifest(config, records, train_rows, val_rows, dropped, exports, len(val_records))
+    if config.arithmetic != "keep":
+        repaired = sum(r.meta.get("arithmetic_repaired", False) for rs in kept.values() for r in rs)
+        manifest.yield_.arithmetic = ArithmeticYield(
+            mode=config.arithmetic, dropped=dropped["arithmetic"], repaired=repaired
+        )
+    write_manifest(out, manifest)
     return out
 
 
@@ -148,6 +176,21 @@ def drop_reason(record: Completion, keep_all: bool) -> str | None:
     return None
 
 
+def check_arithmetic(record: Completion, mode: str) -> tuple[Completion, str | None]:
+    """(record, None) when its rationale's equations are right; else, by `mode`, (record, 'arithmetic')
+    to drop it, or (a copy with the calculator's results written in, None) when it can be repaired.
+    A repaired copy says so in meta['arithmetic_repaired'] (the teacher's text stays in its records)."""
+    rationale = record.rationale or ""
+    if all(e.correct for e in calculator.find_equations(rationale)):
+        return record, None
+    fixed = calculator.repair(rationale, answer=record.gold) if mode == "repair" else None
+    if fixed is None:
+        return record, "arithmetic"
+    return dataclasses.replace(
+        record, rationale=fixed, meta={**record.meta, "arithmetic_repaired": True}
+    ), None
+
+
 def select_rationales(records: list[Completion], config: CurateConfig, dropped: Counter) -> dict:
     """Kept records by question key: filtered, deduplicated, capped, in sample order."""
     kept: dict[tuple[str, str], list[Completion]] = defaultdict(list)
@@ -155,6 +198,8 @@ def select_rationales(records: list[Completion], config: CurateConfig, dropped: 
     for record in sorted(records, key=lambda r: (r.task, r.sample_id, r.sample_index)):
         key = _question_key(record)
         reason = drop_reason(record, config.keep_all)
+        if reason is None and config.arithmetic != "keep":
+            record, reason = check_arithmetic(record, config.arithmetic)
         text = clean_rationale(record.rationale or "")
         if reason is None and text in seen[key]:
             reason = "duplicate"
@@ -240,62 +285,59 @@ def _pair(example) -> tuple[str, str]:
     return example.prompt, example.completion
 
 
-def _manifest(config, records, train_rows, val_rows, dropped, exports, n_val_records) -> dict:
+def _manifest(config, records, train_rows, val_rows, dropped, exports, n_val_records) -> CurateManifest:
     with_rationale = [r for r in train_rows if r["rationale"] is not None]
     per_question = Counter((r["task"], r["sample_id"]) for r in with_rationale)
     train_questions = {(r["task"], r["sample_id"]) for r in train_rows}
     records_file = Path(config.run_dir)
     records_file = records_file / "completions.jsonl" if records_file.is_dir() else records_file
-    teacher = read_manifest(records_file.parent)
-    return {
-        "stage": "curate",
-        "status": "complete",  # written last, after every file of the folder
-        "inputs": {
-            "run_dir": str(config.run_dir),
-            "records_sha256": sha256_of(records_file),
-            "teacher": {k: teacher[k] for k in ("stage", "model", "teacher", "params") if k in teacher},
-        },
-        "dataset": dataset_facts(teacher, train_rows, val_rows),
-        "settings": config.model_dump(mode="json"),
-        "yield": {
-            "records": len(records),
-            "tasks": sorted({r.task for r in records}),
-            "train_questions": len(train_questions),
-            "train_questions_covered": len(per_question),
-            "val_questions": len(val_rows),
-            "val_records": n_val_records,
-            "train_rows_with_rationale": len(with_rationale),
-            "samples_per_question": _distribution(list(per_question.values())),
-            "dropped": dict(dropped),
-        },
-        "files": {TRAIN_FILE: len(train_rows), VAL_FILE: len(val_rows), **exports},
-    }
+    teacher = load_manifest(records_file.parent)
+    return CurateManifest(
+        status="complete",  # written last, after every file of the folder
+        inputs=CurateInputs(run_dir=str(config.run_dir), records_sha256=sha256_of(records_file)),
+        dataset=dataset_facts(teacher if isinstance(teacher, TeachManifest) else None, train_rows, val_rows),
+        settings=config.model_dump(mode="json"),
+        yield_=CurateYield(
+            records=len(records),
+            tasks=sorted({r.task for r in records}),
+            train_questions=len(train_questions),
+            train_questions_covered=len(per_question),
+            val_questions=len(val_rows),
+            val_records=n_val_records,
+            train_rows_with_rationale=len(with_rationale),
+            samples_per_question=_distribution(list(per_question.values())),
+            dropped=dict(dropped),
+        ),
+        files={TRAIN_FILE: len(train_rows), VAL_FILE: len(val_rows), **exports},
+    )
 
 
-def dataset_facts(teacher: dict, train_rows: list[dict], val_rows: list[dict]) -> dict:
+def dataset_facts(
+    teacher: TeachManifest | None, train_rows: list[dict], val_rows: list[dict]
+) -> DatasetFacts:
     """What a student trained on this folder learnt from, stated once so that no reader guesses it:
-    the teacher (spec and model) and its D as the teach manifest says them (None when it does not),
+    the teacher (spec and model) and its D as the teach manifest states them (None when it does not),
     and the questions and rows of each split. D is the teacher's setting, not the most rationales that
     survived for one question (a D=4 teacher can leave at most 3 for every question)."""
-    backend = teacher.get("backend") if isinstance(teacher.get("backend"), dict) else {}
-    return {
-        "teacher": teacher.get("teacher"),
-        "teacher_model": backend.get("model") or teacher.get("model"),
-        "diverse": teacher.get("diverse"),
-        "train_questions": len({(r["task"], r["sample_id"]) for r in train_rows}),
-        "train_rows": len(train_rows),
-        "train_rows_with_rationale": sum(r["rationale"] is not None for r in train_rows),
-        "val_questions": len({(r["task"], r["sample_id"]) for r in val_rows}),
-        "val_rows": len(val_rows),
-    }
+    backend = teacher.backend if teacher is not None else None
+    return DatasetFacts(
+        teacher=teacher.teacher if teacher is not None else None,
+        teacher_model=backend.model if backend is not None else None,
+        diverse=teacher.diverse if teacher is not None else None,
+        train_questions=len({(r["task"], r["sample_id"]) for r in train_rows}),
+        train_rows=len(train_rows),
+        train_rows_with_rationale=sum(r["rationale"] is not None for r in train_rows),
+        val_questions=len({(r["task"], r["sample_id"]) for r in val_rows}),
+        val_rows=len(val_rows),
+    )
 
 
-def _distribution(counts: list[int]) -> dict:
+def _distribution(counts: list[int]) -> Distribution:
     if not counts:
-        return {"mean": 0.0, "min": 0, "max": 0, "histogram": {}}
-    return {
-        "mean": round(sum(counts) / len(counts), 3),
-        "min": min(counts),
-        "max": max(counts),
-        "histogram": {str(k): v for k, v in sorted(Counter(counts).items())},
-    }
+        return Distribution(mean=0.0, min=0, max=0, histogram={})
+    return Distribution(
+        mean=round(sum(counts) / len(counts), 3),
+        min=min(counts),
+        max=max(counts),
+        histogram={str(k): v for k, v in sorted(Counter(counts).items())},
+    )

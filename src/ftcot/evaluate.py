@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
-from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -25,25 +23,27 @@ import torch
 from pydantic import BaseModel, Field, model_validator
 
 from ftcot import prompts
-from ftcot.answers import PREFIXES, AnswerFormat, check, normalize_gold, same_answer
-from ftcot.errors import ConfigError, Incomplete
+from ftcot.answers import PREFIXES
+from ftcot.errors import ConfigError, DataError, Incomplete
 from ftcot.generation import Generation, generate
-from ftcot.records import (
-    Completion,
-    RecordWriter,
-    read_manifest,
-    read_records,
+from ftcot.manifests import EvalManifest, TeachManifest, TrainManifest, load_manifest
+from ftcot.metrics import (  # noqa: F401 - re-exported: the metrics lived here before ftcot.metrics
+    ERROR_CATEGORIES,
+    METRICS_FILE,
+    compute_metrics,
+    error_category,
+    majority_vote,
     score,
     wilson_interval,
-    write_manifest,
 )
+from ftcot.records import Completion, RecordWriter, read_manifest, read_records, write_manifest
 from ftcot.redact import redact
 from ftcot.tasks import Sample, Task, get_task
+from ftcot.train.openai_student import is_fine_tuned, served_student, trained_on_chat
 
 log = logging.getLogger(__name__)
 
 Method = Literal["zero_shot", "zs_cot", "fs_cot", "ft_cot", "vanilla"]
-METRICS_FILE = "metrics.json"
 
 # Generation budgets per method. Kojima's teacher: 128 rationale tokens, 32 answer tokens; the
 # paper let students write up to 1024 tokens in all, which is slow on a CPU: raise it with --max-new-tokens.
@@ -68,7 +68,10 @@ RESUME_KEYS = (
     "temperature",
     "style",
     "max_new_tokens",
+    "answer_max_new_tokens",
+    "top_p",
     "stop",
+    "calculator",
 )
 
 
@@ -92,10 +95,20 @@ class EvalConfig(BaseModel):
     style: Literal["default", "gpt3"] = "default"  # student prompt format (ftcot.prompts.ft_cot_example)
     # Text before each question: a step-by-step student's task prefix ('[label] '), from its manifest.
     question_prefix: str = ""
+    calculator: bool = Field(
+        False,
+        description="calculator-assisted decoding: after an arithmetic expression and '=', force the "
+        "calculator's result (ftcot.calculator); records list each intervention in meta['calculator']",
+    )
     device: str | None = None
     # Served models (openai:, vllm:, llamacpp: specs) go through the teacher engine: cache, limits, resume.
     base_url: str | None = Field(None, description="OpenAI-compatible server for openai: models")
     api_key_env: str = "OPENAI_API_KEY"
+    chat: bool | None = Field(
+        None,
+        description="served models: chat or legacy completions endpoint (default: as an API student was "
+        "trained, else chat)",
+    )
     concurrency: int = Field(32, ge=1, description="requests in flight for served models")
 
     @model_validator(mode="after")
@@ -103,6 +116,14 @@ class EvalConfig(BaseModel):
         if self.self_consistency > 1 and self.temperature <= 0:
             raise ValueError(
                 "--self-consistency k > 1 needs --temperature > 0 (e.g. 0.7, as the paper samples)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_calculator(self) -> EvalConfig:
+        if self.calculator and self.served:
+            raise ValueError(
+                "--calculator decodes through transformers: give a local model (a student's folder), not a served one"
             )
         return self
 
@@ -136,18 +157,18 @@ def build_prompt(config: EvalConfig, task: Task, question: str, encoder_decoder:
     )
 
 
-def as_trained(config: EvalConfig, model_manifest: dict) -> EvalConfig:
+def as_trained(config: EvalConfig, student: TrainManifest | None) -> EvalConfig:
     """A fine-tuned student is prompted and scored in the format it was trained in, as its train
     manifest's `student_format` states: a Distilling step-by-step student answers its label task
     (`[label] {question} ###` -> ` {answer}`), not the Fine-tune-CoT prompt it never saw."""
-    trained = model_manifest.get("student_format")
-    if config.method not in ("ft_cot", "vanilla") or not isinstance(trained, dict):
+    trained = student.student_format if student is not None else None
+    if config.method not in ("ft_cot", "vanilla") or trained is None:
         return config
-    update = {"method": trained["method"], "question_prefix": trained.get("question_prefix", "")}
+    update = {"method": trained.method, "question_prefix": trained.question_prefix}
     if update["method"] != config.method or update["question_prefix"]:
         log.info(
             "%s was trained as %s: prompting it with method %s and question prefix %r",
-            config.model, trained.get("trained_as"), update["method"], update["question_prefix"],
+            config.model, trained.trained_as, update["method"], update["question_prefix"],
         )  # fmt: skip
     return config.model_copy(update=update)
 
@@ -202,9 +223,11 @@ def run_chunk(
     first_prompts = [build_prompt(config, task, s.question, encoder_decoder) for s in samples]
     sampling = {"temperature": config.temperature, "top_p": config.top_p}
     common = {"batch_size": config.batch_size, "stop": config.stop_strings}
+    # The calculator helps the reasoning step only: zs_cot's answer step reads the answer off it.
     first = generate(
-        model, tokenizer, first_prompts, max_new_tokens=config.new_tokens, n=k, **sampling, **common
-    )
+        model, tokenizer, first_prompts, max_new_tokens=config.new_tokens, n=k,
+        calculator=config.calculator, **sampling, **common,
+    )  # fmt: skip
 
     records = []
     if config.method == "zs_cot":
@@ -219,89 +242,27 @@ def run_chunk(
         for i, (rationale, answer) in enumerate(zip(first, answers, strict=True)):
             sample, prompt = samples[i // k], first_prompts[i // k]
             extra = {"rationale_finish_reason": rationale.finish_reason, "answer_prompt": answer_prompts[i]}
+            extra |= _calculator_meta(config, rationale)
             records.append(
                 _record(config, sample, i % k, prompt, rationale, answer, rationale=rationale.text, **extra)
             )
         return records
     for i, g in enumerate(first):
         rationale = split_student_output(g.text) if config.method == "ft_cot" else None
-        records.append(_record(config, samples[i // k], i % k, first_prompts[i // k], g, rationale=rationale))
+        records.append(
+            _record(
+                config, samples[i // k], i % k, first_prompts[i // k], g,
+                rationale=rationale, **_calculator_meta(config, g),
+            )
+        )  # fmt: skip
     return records
 
 
-# --- metrics ---------------------------------------------------------------------------------------
-
-ERROR_CATEGORIES = (
-    "truncated",  # max_new_tokens ran out before the answer (or, for zs_cot, in the rationale)
-    "no_answer_prefix",  # the method's answer prefix ('-->', 'The answer is') is missing
-    "answer_not_in_choices",  # multiple choice: no allowed option letter, or only options that do not exist
-    "no_answer",  # nothing shaped like an answer
-    "wrong_number",
-    "wrong_choice",
-    "wrong_answer",  # yes/no, letters, text
-)
-_OPTION_MENTION = re.compile(r"\(([A-Z])\)")
-
-
-def error_category(record: Completion) -> str | None:
-    """Why a wrong answer is wrong, when that can be told from the text alone; None for correct ones."""
-    fmt = AnswerFormat.parse(record.answer_type)
-    prefix = PREFIXES.get(record.method)
-    verdict = check(record.answer_text, record.gold, fmt, prefix, record.finish_reason)
-    if verdict.correct:
-        return None
-    prefix_missing = prefix is not None and prefix not in record.answer_text
-    # Cut off before the answer (a first-number answer that came in time was not cut off), or mid-rationale.
-    answer_cut = record.finish_reason == "length" and (verdict.prediction is None or prefix_missing)
-    if answer_cut or record.rationale_finish_reason == "length":
-        return "truncated"
-    if prefix_missing:
-        return "no_answer_prefix"
-    if fmt.kind == "choice":
-        named = set(_OPTION_MENTION.findall(record.answer_text))
-        if verdict.prediction is None or (named and not named & set(fmt.letters)):
-            return "answer_not_in_choices"
-        return "wrong_choice"
-    if verdict.prediction is None:
-        return "no_answer"
-    return "wrong_number" if fmt.kind == "number" else "wrong_answer"
-
-
-def majority_vote(records: Sequence[Completion]) -> dict:
-    """maj@k: per question, the most frequent parsed answer of its k samples (ties: the earliest)."""
-    by_question: dict[tuple[str, int], list[Completion]] = defaultdict(list)
-    for r in sorted(records, key=lambda r: r.key):
-        by_question[(r.task, r.sample_id)].append(r)
-    correct = 0
-    for group in by_question.values():
-        votes = Counter(r.prediction for r in group if r.prediction is not None)
-        if not votes:
-            continue
-        top = max(votes.values())
-        winner = next(r.prediction for r in group if votes.get(r.prediction) == top)
-        fmt = AnswerFormat.parse(group[0].answer_type)
-        correct += same_answer(winner, normalize_gold(group[0].gold, fmt), fmt)
-    n = len(by_question)
-    k = max((len(g) for g in by_question.values()), default=0)
-    low, high = wilson_interval(correct, n)
-    return {
-        "k": k,
-        "n": n,
-        "correct": correct,
-        "accuracy": 100.0 * correct / n if n else 0.0,
-        "ci95": [low, high],
-    }
-
-
-def compute_metrics(records: Sequence[Completion]) -> dict:
-    """The shared checker's metrics, plus error categories of wrong answers and maj@k when k > 1."""
-    records = [r.rescore() for r in records]
-    metrics = score(records)
-    errors = Counter(c for r in records if (c := error_category(r)) is not None)
-    metrics["errors"] = {c: errors[c] for c in ERROR_CATEGORIES if errors[c]}
-    if any(r.sample_index > 0 for r in records):
-        metrics["maj_at_k"] = majority_vote(records)
-    return metrics
+def _calculator_meta(config: EvalConfig, generation: Generation) -> dict:
+    """With the calculator on, every record says so: meta['calculator'] lists its interventions
+    ({expression, forced, student_would_have, token}; see ftcot.generation.CalculatorProcessor),
+    an empty list when it wrote no equation."""
+    return {"meta": {"calculator": list(generation.calculator)}} if config.calculator else {}
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -312,21 +273,31 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def _model_provenance(spec: str) -> dict:
-    """The small fields of a local model folder's manifest (a trained student says what made it)."""
+def _student_manifest(spec: str) -> TrainManifest | None:
+    """A trained student's train manifest (a local folder's), which says what made it; its per-epoch
+    metrics stay in its folder. None for any other model."""
     folder = Path(spec).expanduser()
-    manifest = read_manifest(folder) if folder.is_dir() else {}
-    return {k: v for k, v in manifest.items() if len(json.dumps(v, default=str)) <= 2000}
+    try:
+        manifest = load_manifest(folder) if folder.is_dir() else None
+    except DataError as e:  # another tool's manifest.json: the model is still worth evaluating
+        log.warning("%s; evaluating %s as a model with no training record", e, folder)
+        return None
+    if not isinstance(manifest, TrainManifest):
+        return None
+    return TrainManifest.model_validate(manifest.model_dump(exclude_unset=True, exclude={"metrics"}))
 
 
 def _check_resumable(run_dir: Path, settings: dict, served: bool = False) -> None:
-    old = read_manifest(run_dir)
+    old = load_manifest(run_dir)
+    if old is None:
+        return
     # A served evaluation is a teacher run until it is scored: a crash leaves stage 'teach'.
-    if old.get("stage") not in (None, "eval") and not (served and old.get("stage") == "teach"):
-        raise ConfigError(f"{run_dir} holds a {old['stage']!r} run, not an evaluation: choose another --out")
-    changed = [k for k in RESUME_KEYS if k in old and old[k] != settings[k]]
+    if old.stage != "eval" and not (served and old.stage == "teach"):
+        raise ConfigError(f"{run_dir} holds a {old.stage!r} run, not an evaluation: choose another --out")
+    stated = {k: getattr(old, k, None) for k in RESUME_KEYS}  # None: not stated (an earlier version's)
+    changed = [k for k, v in stated.items() if v is not None and v != settings[k]]
     if changed:
-        diffs = ", ".join(f"{k}: {old[k]!r} there, {settings[k]!r} now" for k in changed)
+        diffs = ", ".join(f"{k}: {stated[k]!r} there, {settings[k]!r} now" for k in changed)
         raise ConfigError(
             f"{run_dir} holds a different evaluation ({diffs}): choose another --out or delete it"
         )
@@ -339,8 +310,9 @@ def evaluate(config: EvalConfig) -> Path:
     task = get_task(config.task)
     samples = task.samples(config.split, limit=config.limit)
     run_dir = Path(config.out)
-    model_manifest = {} if config.served else _model_provenance(config.model)
-    config = as_trained(config, model_manifest)
+    student = None if config.served else _student_manifest(config.model)
+    config = as_trained(config, student)
+    config = served_student(config, student)  # an API student's folder: the fine-tuned model it names
     settings = {
         **config.model_dump(mode="json"),
         "stage": "eval",
@@ -350,18 +322,18 @@ def evaluate(config: EvalConfig) -> Path:
     }
     _check_resumable(run_dir, settings, config.served)
     if config.served:
-        return _evaluate_served(config, task, samples, settings)
+        return _evaluate_served(config, task, samples, {**settings, "model_manifest": student})
 
     model, tokenizer = load_model(config.model, device=config.device)
     torch.manual_seed(config.seed)  # sampled runs (self-consistency) repeat
     k = config.self_consistency
-    manifest = {
+    manifest = EvalManifest(
         **settings,
-        "model_params": sum(p.numel() for p in model.parameters()),
-        "encoder_decoder": bool(model.config.is_encoder_decoder),
-        "model_manifest": model_manifest,
-        "status": "running",
-    }
+        model_params=sum(p.numel() for p in model.parameters()),
+        encoder_decoder=bool(model.config.is_encoder_decoder),
+        model_manifest=student,
+        status="running",
+    )
     started, generated = time.perf_counter(), 0
     try:
         with RecordWriter(run_dir, manifest) as writer:
@@ -400,7 +372,12 @@ def _finish(config: EvalConfig, samples: Sequence[Sample], generated: int, elaps
         "samples_per_s": generated / elapsed if generated else None,
     }
     (run_dir / METRICS_FILE).write_text(json.dumps({**metrics, "timing": timing}, indent=2))
-    write_manifest(run_dir, {"status": "done", "metrics": metrics, "timing": timing, **extra})
+    result = {"status": "done", "metrics": metrics, "timing": timing}
+    stored = load_manifest(run_dir)
+    if isinstance(stored, TeachManifest):  # a served model: its teacher-engine run becomes part of the eval's
+        write_manifest(run_dir, EvalManifest(**extra, **result, served=stored))
+    else:
+        write_manifest(run_dir, {**result, **extra})
     return run_dir
 
 
@@ -409,9 +386,11 @@ def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], 
     from ftcot.redact import redact_url
     from ftcot.teach.driver import TeachConfig, teach
 
-    if config.method not in ("zero_shot", "zs_cot", "fs_cot"):
+    student = settings.get("model_manifest")  # an API student's train manifest, when it came from one
+    if config.method in ("ft_cot", "vanilla") and student is None and not is_fine_tuned(config.model):
         raise ConfigError(
-            f"{config.model}: served models are evaluated with zero_shot, zs_cot or fs_cot, not {config.method}"
+            f"{config.model}: ft_cot and vanilla prompt a fine-tuned student (openai:ft:..., or an API "
+            "student's train folder); evaluate other served models with zero_shot, zs_cot or fs_cot"
         )
     started = time.perf_counter()
     teach(
@@ -429,6 +408,8 @@ def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], 
             limit=config.limit,
             base_url=config.base_url,
             api_key_env=config.api_key_env,
+            chat=config.chat if config.chat is not None else trained_on_chat(config.model),
+            stop=config.stop,  # None: the method's default (a student's trained END)
             concurrency=config.concurrency,
             batch_size=config.batch_size,
         )

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ftcot.errors import ConfigError, Incomplete, Interrupted, explain_invalid, unknown_key
-from ftcot.records import read_manifest
+from ftcot.manifests import TrainManifest, load_manifest
 from ftcot.redact import redact_value
 
 log = logging.getLogger(__name__)
@@ -136,12 +136,16 @@ def _section_fields() -> dict[str, set[str]]:
     from ftcot.curate import CurateConfig
     from ftcot.evaluate import EvalConfig
     from ftcot.teach.driver import TeachConfig
-    from ftcot.train.config import TrainConfig
+    from ftcot.train import APITrainConfig, TrainConfig
 
+    # A student is local (TrainConfig) or hosted (openai:, APITrainConfig): `train_config` tells
+    # which settings belong to which, once it knows the student.
+    set_by_pipeline = {"data_dir", "out", "method"}
+    students = _fields(TrainConfig, set_by_pipeline) | _fields(APITrainConfig, set_by_pipeline)
     return {
         "teacher": _fields(TeachConfig, {"task", "out"}),
         "curate": _fields(CurateConfig, {"run_dir", "out"}),
-        "students": _fields(TrainConfig, {"data_dir", "out", "method"}) | {"methods"},
+        "students": students | {"methods"},
         "eval": _fields(EvalConfig, {"model", "task", "method", "out"}),
         "baselines": _fields(EvalConfig, {"task", "out"}),
         "report": {"html", "markdown", "note"},
@@ -154,7 +158,7 @@ def _check_settings(recipe: Recipe, source: str) -> None:
     from ftcot.curate import CurateConfig
     from ftcot.evaluate import EvalConfig
     from ftcot.teach.driver import TeachConfig
-    from ftcot.train.config import TrainConfig
+    from ftcot.train import train_config
 
     folder, task = Path("<run>"), recipe.tasks[0] if recipe.tasks else "<task>"
     for diverse in _as_list(recipe.teacher.get("diverse", 1)):
@@ -169,14 +173,14 @@ def _check_settings(recipe: Recipe, source: str) -> None:
                 raise ConfigError(f"{source}: {where}.methods: {method!r} is not one of ft_cot, vanilla")
             settings = {k: v for k, v in student.items() if k != "methods"}
             settings |= {"method": method, "data_dir": folder, "out": folder}
-            _build(TrainConfig, settings, f"{source}: {where}")
+            _build(lambda **given: train_config(given), settings, f"{source}: {where}")
     evaluation = {**recipe.eval, "model": "<student>", "task": task, "method": "ft_cot", "out": folder}
     _build(EvalConfig, evaluation, f"{source}: [eval]")
     for where, baseline in _section_items(recipe, "baselines"):
         _build(EvalConfig, {**recipe.eval, **baseline, "task": task, "out": folder}, f"{source}: {where}")
 
 
-def _build(config: type[BaseModel], settings: dict, where: str) -> None:
+def _build(config: Callable[..., BaseModel], settings: dict, where: str) -> None:
     try:
         config(**settings)
     except ValidationError as e:
@@ -211,7 +215,7 @@ def plan(recipe: Recipe, run_dir: Path) -> list[Stage]:
                 stages.append(data)
                 for student, method in _students(recipe):
                     settings = {k: v for k, v in student.items() if k != "methods"} | {"method": method}
-                    name = str(student["student"]).rsplit("/", 1)[-1]
+                    name = str(student["student"]).rsplit("/", 1)[-1].replace(":", "_")
                     train = Stage(
                         "train", f"{task}-{name}-{method}-D{diverse}-N{n_train or 'all'}", settings, [data]
                     )
@@ -235,7 +239,7 @@ def _students(recipe: Recipe) -> list[tuple[dict, str]]:
     for student in recipe.students:
         if "student" not in student:
             raise ConfigError(
-                "each [[students]] entry needs a `student` (bundled name, folder, .gguf or HF id)"
+                "each [[students]] entry needs a `student` (bundled name, folder, .gguf, HF id or openai:BASE_MODEL)"
             )
         for method in _as_list(student.get("methods", ["ft_cot"])):
             if method not in ("ft_cot", "vanilla"):
@@ -279,7 +283,8 @@ def _check_finished(stage: Stage) -> None:
     if missing is None:
         return
     then = "rerun to fetch only the missing ones" if stage.kind == "teach" else "rerun to resume it"
-    status = read_manifest(stage.dir).get("status")
+    manifest = load_manifest(stage.dir)
+    status = manifest.status if manifest is not None else None
     raise Incomplete(f"{stage.kind} {stage.label}: {missing}; {then}", status=status)
 
 
@@ -315,19 +320,25 @@ def _run_curate(stage: Stage) -> None:
 
 
 def _run_train(stage: Stage) -> None:
-    from ftcot.train import train
-    from ftcot.train.config import TrainConfig
+    from ftcot.train import is_api_student, train, train_config
 
-    resume = (stage.dir / "checkpoints").is_dir()
-    train(TrainConfig(**stage.settings, data_dir=stage.inputs[0].dir, out=stage.dir, resume=resume))
+    settings = {**stage.settings, "data_dir": stage.inputs[0].dir, "out": stage.dir}
+    if not is_api_student(settings["student"]):  # an API student finds its own job again
+        settings["resume"] = (stage.dir / "checkpoints").is_dir()
+    train(train_config(settings))
 
 
 def _run_eval(stage: Stage) -> None:
     from ftcot.evaluate import EvalConfig, evaluate
+    from ftcot.train import is_api_student
 
     settings = dict(stage.settings)
     if stage.inputs:  # a trained student: evaluate its output folder
         settings["model"] = str(stage.inputs[0].dir)
+        student = stage.inputs[0].settings
+        if is_api_student(student["student"]):  # served where it was trained (the URL as given: unredacted)
+            settings["base_url"] = student.get("base_url")
+            settings["api_key_env"] = student.get("api_key_env", "OPENAI_API_KEY")
     evaluate(EvalConfig(**settings, out=stage.dir))
 
 
@@ -361,12 +372,24 @@ def _teach_unfinished(stage: Stage) -> str | None:
 
 def _status_unfinished(stage: Stage, finished: str) -> str | None:
     """Curate, train and eval write their manifest's final status only after every output is written."""
-    manifest = read_manifest(stage.dir)
-    if manifest.get("stage") != stage.kind:
+    manifest = load_manifest(stage.dir)
+    if manifest is None or manifest.stage != stage.kind:
         return "no outputs yet"
-    # Curate and train manifests from before `status` existed were only ever written at the end.
-    status = manifest.get("status", "complete" if stage.kind in ("curate", "train") else None)
+    status = manifest.status
+    if status is None and stage.kind in ("curate", "train"):
+        status = "complete"  # curate and train manifests from before `status` were only written at the end
     return None if status == finished else f"did not finish (status {status})"
+
+
+def _train_unfinished(stage: Stage) -> str | None:
+    """A local student is finished when its manifest says so; an API student also needs the
+    fine-tuned model's id, which its evaluation prompts."""
+    missing = _status_unfinished(stage, "complete")
+    manifest = load_manifest(stage.dir) if missing is None else None
+    api = manifest.api if isinstance(manifest, TrainManifest) else None
+    if api is not None and not api.fine_tuned_model:
+        return "the fine-tuning job named no fine-tuned model"
+    return missing
 
 
 def _report_unfinished(stage: Stage) -> str | None:
@@ -377,7 +400,7 @@ def _report_unfinished(stage: Stage) -> str | None:
 UNFINISHED: dict[str, Callable[[Stage], str | None]] = {
     "teach": _teach_unfinished,
     "curate": lambda stage: _status_unfinished(stage, "complete"),
-    "train": lambda stage: _status_unfinished(stage, "complete"),
+    "train": _train_unfinished,
     "eval": lambda stage: _status_unfinished(stage, "done"),
     "report": _report_unfinished,
 }

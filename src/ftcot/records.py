@@ -1,7 +1,7 @@
 """Completion records: the on-disk format in which every teacher and every evaluated model writes.
 
 A run folder holds ``completions.jsonl`` (one record a line, appended as records finish)
-and ``manifest.json`` (what made it: stage, model, sampling parameters, inputs, versions).
+and ``manifest.json`` (what made it and how it ended: a stage's typed model, `ftcot.manifests`).
 Records are keyed by (task, sample_id, sample_index); a run that is killed at any moment
 resumes by skipping the keys already written. A torn last line (kill mid-write) is cut
 off on open, so nothing is duplicated and nothing finished is lost. One process at a time
@@ -14,25 +14,31 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import math
 import os
-import platform
 import socket
-import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ftcot.answers import PREFIXES, AnswerFormat, check
 from ftcot.errors import DataError, FtcotError
-from ftcot.redact import redact_value
+
+# Re-exported: manifests and metrics live in their own modules; these names are older than them.
+from ftcot.manifests import (  # noqa: F401
+    MANIFEST_FILE,
+    Manifest,
+    code_version,
+    load_manifest,
+    read_manifest,
+    write_manifest,
+)
+from ftcot.metrics import score, wilson_interval  # noqa: F401
 
 log = logging.getLogger(__name__)
 
 RECORDS_FILE = "completions.jsonl"
-MANIFEST_FILE = "manifest.json"
 LOCK_FILE = ".lock"
 
 
@@ -223,7 +229,7 @@ class RecordWriter:
     The folder's lock is taken before anything is read, repaired or written, and held until
     `close()`: a second writer raises `RunFolderBusy` naming the holder, or waits if `wait`."""
 
-    def __init__(self, run_dir: str | Path, manifest: dict | None = None, *, wait: bool = False):
+    def __init__(self, run_dir: str | Path, manifest: Manifest | dict | None = None, *, wait: bool = False):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / RECORDS_FILE
@@ -282,97 +288,6 @@ class RecordWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-# --- manifests ----------------------------------------------------------------------------------
-
-
-def code_version() -> dict:
-    from ftcot import __version__
-
-    version = {"ftcot": __version__, "python": platform.python_version()}
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
-        if commit.returncode == 0:
-            version["git"] = commit.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return version
-
-
-def write_manifest(run_dir: str | Path, manifest: dict) -> Path:
-    """Write manifest.json, keeping the first `created` time of a resumed run."""
-    path = Path(run_dir) / MANIFEST_FILE
-    old = read_manifest(run_dir) if path.exists() else {}
-    data = {**old, **manifest}
-    data.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    data["code"] = code_version()
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(redact_value(data), indent=2, ensure_ascii=False, default=str))  # never a key
-    os.replace(tmp, path)
-    return path
-
-
-def read_manifest(run_dir: str | Path) -> dict:
-    path = Path(run_dir) / MANIFEST_FILE
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise DataError(f"not valid JSON ({e.msg})", path=path, line=e.lineno) from e
-
-
-# --- scoring ------------------------------------------------------------------------------------
-
-
-def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion, in percent."""
-    if n == 0:
-        return (0.0, 0.0)
-    p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
-
-
-def score(records: Iterable[Completion]) -> dict:
-    """Accuracy and the paper's other metrics over records, re-checked with the shared checker."""
-    records = list(records)
-    n = len(records)
-    verdicts = []
-    for r in records:
-        fmt = AnswerFormat.parse(r.answer_type)
-        verdicts.append(check(r.answer_text, r.gold, fmt, PREFIXES.get(r.method), r.finish_reason))
-    correct = sum(v.correct for v in verdicts)
-    questions: dict[tuple[str, int], bool] = {}
-    for r, v in zip(records, verdicts, strict=True):
-        questions[(r.task, r.sample_id)] = questions.get((r.task, r.sample_id), False) or v.correct
-    low, high = wilson_interval(correct, n)
-
-    def pct(k: int) -> float:
-        return 100.0 * k / n if n else 0.0
-
-    usage = {"prompt_tokens": 0, "completion_tokens": 0}
-    for r in records:
-        for k in usage:
-            usage[k] += int(r.usage.get(k, 0) or 0)
-    return {
-        "n": n,
-        "correct": correct,
-        "accuracy": pct(correct),
-        "ci95": [low, high],
-        "contains_answer": pct(sum(v.contains_answer for v in verdicts)),
-        "correct_format": pct(sum(v.correct_format for v in verdicts)),
-        "complete": pct(sum(v.complete for v in verdicts)),
-        "questions": len(questions),
-        "questions_with_correct": sum(questions.values()),
-        "usage": usage,
-    }
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:

@@ -7,7 +7,7 @@ import pytest
 from ftcot.errors import DataError
 from ftcot.records import read_records
 from ftcot.report import compare, find_runs, report
-from ftcot.report.runs import epoch_history, find_number
+from ftcot.report.runs import epoch_history
 
 
 def test_finds_each_kind_one_level_down(runs_dir):
@@ -63,14 +63,10 @@ def test_yield_table(runs_dir):
     assert row[-2] == "1.2500" and row[-1] == f"{1.25 / kept:.4f}"
 
 
-def test_history_forms(tmp_path):
-    from ftcot.report.runs import Run
-
-    as_rows = Run(tmp_path, "train", {"history": [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.0}]})
-    as_columns = Run(tmp_path, "train", {"metrics": {"train_loss": [2.0, 1.0], "val_accuracy": [3.0, 4.0]}})
-    assert epoch_history(as_rows) == {"loss": [(1.0, 2.0), (2.0, 1.0)]}
-    assert epoch_history(as_columns)["val_accuracy"] == [(1.0, 3.0), (2.0, 4.0)]
-    assert find_number({"data": {"teacher": {"diverse_degree": 8}}}, ("diverse_degree",)) == 8.0
+def test_history_is_the_train_manifests_epochs(runs_dir):
+    [train] = find_runs([runs_dir / "train-d4"])
+    history = epoch_history(train)
+    assert history["train_loss"][0] == (1.0, 2.0) and history["val_accuracy"][-1] == (5.0, 20.0)
 
 
 def test_report_writes_html_and_markdown(runs_dir, tmp_path):
@@ -134,3 +130,22 @@ def test_yield_table_reads_d_from_the_teach_manifest(tmp_path):
                                    answer_text="1", finish_reason="stop"))  # fmt: skip
     rows = {row[0]: row[5] for row in compare.yield_table(find_runs([tmp_path])).rows}
     assert rows == {"d4": "4", "old": "?"}
+
+
+def test_every_text_on_the_page_is_escaped(runs_dir, tmp_path):
+    """The page is rendered by jinja2 with autoescape: a question, a model name, a title or a note
+    holding markup shows as text, and the samples' JSON cannot end its script element."""
+    from ftcot.records import RecordWriter
+
+    record = read_records(runs_dir / "student-d1")[0]
+    record.question = "Is <script>alert('q')</script> & <b>this</b> escaped?"
+    with RecordWriter(tmp_path / "evil", {"stage": "eval", "model": "<img src=x onerror=alert(1)>"}) as w:
+        w.write(record)
+    out = report([tmp_path / "evil"], tmp_path / "e.html", title="<i>title</i>", note="<u>note</u> & more")
+    page = out.read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>this" not in page
+    assert page.count("<script") == 2  # the samples' JSON and the browser's code, nothing else
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page  # the model column of the runs table
+    assert "<title>&lt;i&gt;title&lt;/i&gt;</title>" in page and "&lt;u&gt;note&lt;/u&gt; &amp; more" in page
+    data = page.split('<script id="samples-data" type="application/json">')[1].split("</script>")[0]
+    assert json.loads(data)[0]["question"] == record.question

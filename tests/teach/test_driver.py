@@ -31,9 +31,11 @@ def test_records_every_sample_once_and_replays_from_cache(fault_server, tmp_path
     assert len(records) == 20 and set(keys_of(tmp_path / "a").values()) == {1}
     first = records[0]
     assert first.method == "zs_cot" and first.prompt.endswith("Let's think step by step.")
+    # A chat reply starts bare; step 2 continues the prompt as a completion would, after a space.
+    assert first.rationale.startswith("The numbers")
     assert (
         first.answer_prompt
-        == first.prompt + first.rationale + " \nTherefore, the answer (arabic numerals) is"
+        == first.prompt + " " + first.rationale + " \nTherefore, the answer (arabic numerals) is"
     )
     assert first.prediction is not None and first.correct is not None
     assert first.params["temperature"] == 0.7  # the paper's default for D > 1

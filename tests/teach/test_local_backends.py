@@ -97,8 +97,11 @@ def test_vllm_is_optional():
 
 
 @pytest.mark.slow
-def test_llamacpp_backend_in_process(tmp_path):
+def test_llamacpp_backend_in_process(tmp_path, monkeypatch):
     pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (pip install 'ftcot[llamacpp]')")
+    import ftcot.teach.backends.llama_server as llama_server
+
+    monkeypatch.setattr(llama_server, "server_binary", lambda: None)  # no llama-server: the fallback
     out = tmp_path / "run"
     cfg = TeachConfig(teacher="llamacpp:smollm2", task="multiarith", out=out, limit=1, diverse=2,
                       max_tokens=24, answer_max_tokens=8, progress=False)  # fmt: skip

@@ -23,3 +23,18 @@ def test_teach_recorded_then_score(tmp_path):
     assert scored.exit_code == 0
     metrics = json.loads(scored.stdout)
     assert metrics["n"] == 420 and metrics["correct"] == 332
+
+
+def test_teach_recorded_shuffled_objects_says_how_its_log_matched(tmp_path):
+    """Tracking Shuffled Objects' log renders its choices its own way; it matched 0 of 750 entries."""
+    out = tmp_path / "objects"
+    command = ["teach", "--teacher", "recorded", "--task", "tracking_shuffled_objects", "--split", "train",
+               "--out", str(out), "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out)
+    imported = manifest["import"]
+    assert (imported["entries"], imported["matched"], imported["unmatched"]) == (750, 750, 0)
+    assert imported["unmatched_entries"] == [] and imported["ambiguous_entries"] == []
+    assert manifest["status"] == "complete" and manifest["samples"] == imported["split_samples"] > 0
+    assert "750 log entries, 750 matched, 0 unmatched, 0 ambiguous" in result.stderr

@@ -68,23 +68,22 @@ def test_report_labels_a_d4_student_d4_with_its_questions_and_rows(tiny_decoder,
     facts = dict(zip(compare.runs_table([evaluation]).columns, row, strict=True))
     assert (facts["D"], facts["train questions"], facts["train rows"]) == ("4", "6", "18")
     [trained] = find_runs([student])
-    assert (
-        trained.dataset["teacher"] == "openai:big-model" and trained.dataset["teacher_model"] == "big-model"
-    )
+    assert trained.dataset.teacher == "openai:big-model" and trained.dataset.teacher_model == "big-model"
 
 
 def test_a_student_without_stated_facts_shows_unknown(tmp_path):
+    from ftcot.manifests import EvalManifest, TrainManifest
     from ftcot.report.runs import Run
 
     old_student = {
         "stage": "train",
         "data": {"train_rows": 18, "curate": {"samples_per_question": {"max": 3}}},
     }
-    run = Run(tmp_path, "eval", {"model_manifest": old_student})
+    run = Run(tmp_path, EvalManifest(model_manifest=TrainManifest.model_validate(old_student)))
     assert run.diverse_degree is None
     assert (run.diverse_degree, run.train_questions, run.train_rows) == (None, None, None)
     assert compare._fact(run, run.diverse_degree) == "?"  # never 3, the most rationales kept
-    assert compare._fact(Run(tmp_path, "eval", {"model": "smollm2"}), None) == "–"  # not a student
+    assert compare._fact(Run(tmp_path, EvalManifest(model="smollm2")), None) == "–"  # not a student
 
 
 def test_a_step_by_step_student_is_evaluated_on_its_label_task(tiny_decoder, task_card, tmp_path):

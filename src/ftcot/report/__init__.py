@@ -24,7 +24,9 @@ def report(
 
     `note` is shown under the title (e.g. that a quick run used a subset and is not a result)."""
     runs = find_runs(list(run_dirs))
-    note_key_envs([run.manifest for run in runs])  # a key read from a variable they name is masked too
+    note_key_envs(
+        [run.manifest.model_dump() for run in runs]
+    )  # a key read from a variable they name is masked too
     tables = compare.all_tables(runs)
     figures = plots.all_plots(runs)
     out_html = Path(out_html)

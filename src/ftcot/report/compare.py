@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ftcot.report.runs import Run, find_number
+from ftcot.manifests import TeachManifest
+from ftcot.metrics import ERROR_CATEGORIES
+from ftcot.report.runs import Run
 
 
 @dataclass
@@ -60,7 +62,7 @@ def runs_table(runs: list[Run]) -> Table:
         low, high = m.get("ci95", (None, None))
         t = teacher.get(run.task)
         table.rows.append([
-            run.name, run.model, size(run.params), run.method, run.task, str(run.get("split", "?")), str(m.get("n", 0)),
+            run.name, run.model, size(run.params), run.method, run.task, run.split, str(m.get("n", 0)),
             pct(m.get("accuracy")), f"{pct(low)}–{pct(high)}", f"{pct(maj['accuracy'])} (k={maj['k']})" if maj else "–",
             pct(m.get("contains_answer")), pct(m.get("correct_format")), pct(m.get("complete")),
             f"{pct(t[0])} ({t[1]})" if t else "–",
@@ -103,11 +105,6 @@ def paper_table(runs: list[Run]) -> Table:
     return table
 
 
-# The teach stage states the whole job's cost as yield.job_cost (cached answers included), and what
-# this session paid as last_run.spent; other writers may use the plainer names.
-COST_KEYS = ("job_cost", "cost_usd", "total_cost_usd", "total_cost", "cost")
-
-
 def yield_table(runs: list[Run]) -> Table:
     """The teacher stage's yield: questions covered, rationales kept (answer correct), cost per kept one."""
     table = Table(
@@ -125,8 +122,7 @@ def yield_table(runs: list[Run]) -> Table:
         covered = {(r.task, r.sample_id) for r in kept}
         splits = "/".join(sorted({r.split for r in records if r.split})) or "?"
         tokens = sum(int(r.usage.get("completion_tokens", 0) or 0) for r in records)
-        cost = find_number(run.manifest, COST_KEYS)
-        cost = find_number(run.manifest, ("spent",)) if cost is None else cost
+        cost = teacher_cost(run.manifest)
         per_kept = f"{cost / len(kept):.4f}" if cost is not None and kept else "–"
         table.rows.append([
             run.name, run.model, run.task, splits, str(len(questions)), _teacher_degree(run),
@@ -136,16 +132,21 @@ def yield_table(runs: list[Run]) -> Table:
     return table
 
 
+def teacher_cost(manifest: TeachManifest) -> float | None:
+    """The whole job's cost (cached answers included) as the teach manifest states it; else what its
+    last session paid; None when it states neither."""
+    if manifest.yield_ is not None and manifest.yield_.job_cost is not None:
+        return manifest.yield_.job_cost
+    return manifest.last_run.spent if manifest.last_run is not None else None
+
+
 def _teacher_degree(run: Run) -> str:
     """D as the teach manifest states it ('?' when it does not): not inferred from the samples written."""
-    degree = run.manifest.get("diverse")
-    return str(degree) if isinstance(degree, int) and not isinstance(degree, bool) else "?"
+    return "?" if run.manifest.diverse is None else str(run.manifest.diverse)
 
 
 def errors_table(runs: list[Run]) -> Table:
-    """Why wrong answers are wrong, per evaluation (categories from ftcot.evaluate.error_category)."""
-    from ftcot.evaluate import ERROR_CATEGORIES
-
+    """Why wrong answers are wrong, per evaluation (categories from ftcot.metrics.error_category)."""
     table = Table("Wrong answers by category", ["run", "wrong", *ERROR_CATEGORIES])
     for run in runs:
         if run.kind == "eval" and run.metrics:
@@ -155,7 +156,34 @@ def errors_table(runs: list[Run]) -> Table:
     return table
 
 
+def anatomy_table(runs: list[Run]) -> Table:
+    """Why wrong answers are wrong, read from each rationale's equations (ftcot.anatomy), per evaluation."""
+    from ftcot.anatomy import CATEGORIES, anatomy
+
+    table = Table(
+        "Error anatomy",
+        ["run", "method", "calculator", "n", "wrong", *(c.replace("_", " ") for c in CATEGORIES),
+         "equations", "wrong equations", "interventions", "changed"],
+        note="Wrong answers by the first that applies: format failure (no parsable answer, or cut off), "
+        "arithmetic slip (an equation states a wrong result), wrong plan (equations right, answer wrong), "
+        "other (no equation to check). interventions: results the calculator forced; changed: those "
+        "that differ from what the student ranked first.",
+    )  # fmt: skip
+    for run in runs:
+        if run.kind != "eval" or not run.records:
+            continue
+        a = anatomy(run.records)
+        calc = a.get("calculator")
+        table.rows.append([
+            run.name, run.method, "on" if calc else "off", str(a["n"]), str(a["wrong"]),
+            *(str(a["categories"][c]) for c in CATEGORIES),
+            str(a["equations"]["written"]), str(a["equations"]["wrong"]),
+            str(calc["interventions"]) if calc else "–", str(calc["changed"]) if calc else "–",
+        ])  # fmt: skip
+    return table
+
+
 def all_tables(runs: list[Run]) -> list[Table]:
     """The report's tables, leaving out those with no rows."""
-    tables = [paper_table(runs), runs_table(runs), yield_table(runs), errors_table(runs)]
+    tables = [paper_table(runs), runs_table(runs), yield_table(runs), errors_table(runs), anatomy_table(runs)]
     return [t for t in tables if t.rows]

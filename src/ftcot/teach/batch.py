@@ -7,6 +7,10 @@ writes the records without sending anything (a sample whose batch line failed is
 asked live). `OUT/batch_state.json` remembers the batch of each round, so a run stopped
 while a batch is pending picks up the same batch instead of paying twice. The state file
 holds ids and cache keys, never the API key.
+
+`--max-cost` holds here as it does live: a round submits only the requests whose worst case
+(a rationale's worst case counts its answers too) fits what is left of the budget. What a
+batch left out or failed is asked live afterwards, at the live price, within the same budget.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from ftcot.errors import ConfigError, FtcotError
 from ftcot.tasks import Sample
 from ftcot.teach.backends.base import Generation, SamplingParams
 from ftcot.teach.backends.openai_backend import parse_reply, request_body
-from ftcot.teach.cache import cache_key
+from ftcot.teach.cost import estimate_tokens, load_prices, price_for
+from ftcot.teach.plan import Request
 
 log = logging.getLogger("ftcot.teach")
 STATE_FILE = "batch_state.json"
@@ -38,6 +43,7 @@ class BatchRequest:
     prompt: str
     params: SamplingParams  # with n = number of keys
     keys: list[str]  # cache key of each sample the reply fills, in choice order
+    worst_case: tuple[int, int] = (0, 0)  # the most (prompt, completion) tokens it and what follows it take
 
 
 def request_line(request: BatchRequest, model: str, chat: bool) -> str:
@@ -62,6 +68,7 @@ class BatchRunner:
         if backend.name != "openai":
             raise ConfigError("--batch-api needs an openai: teacher (the OpenAI Batch API)")
         self.teacher = teacher
+        self.plan = teacher.plan
         self.engine = teacher.engine
         self.backend = backend
         self.poll_s = config.batch_poll_s
@@ -73,48 +80,80 @@ class BatchRunner:
         tmp.write_text(json.dumps(self.state, indent=1))
         tmp.replace(self.state_path)
 
-    def _key(self, prompt: str, params: SamplingParams, index: int) -> str:
-        return cache_key(self.backend.name, self.backend.cache_model, prompt, params, index)
+    def _key(self, request: Request, index: int) -> str:
+        return request.cache_key(self.backend.name, self.backend.cache_model, index)
 
     def rationale_requests(self, jobs: list[tuple[Sample, list[int]]]) -> list[BatchRequest]:
         requests = []
-        step1 = self.teacher.step1
+        plan = self.plan
         for sample, indices in jobs:
-            prompt = self.teacher.rationale_prompt(sample)
-            keys = [
-                k for k in (self._key(prompt, step1, d) for d in indices) if self.engine.cache.get(k) is None
-            ]
-            if keys:
-                requests.append(BatchRequest(f"r{len(requests)}", prompt, step1.with_n(len(keys)), keys))
+            first = plan.first(sample)
+            keys = [k for k in (self._key(first, d) for d in indices) if self.engine.cache.get(k) is None]
+            if not keys:
+                continue
+            n, prompt_tokens = len(keys), estimate_tokens(first.prompt)
+            worst = (prompt_tokens, n * first.params.max_tokens)
+            if not plan.one_step:  # each rationale still needs its answer: count the most that takes
+                answer_prompt = prompt_tokens + first.params.max_tokens + estimate_tokens(plan.trigger)
+                worst = (worst[0] + n * answer_prompt, worst[1] + n * plan.step2.max_tokens)
+            requests.append(
+                BatchRequest(f"r{len(requests)}", first.prompt, first.params.with_n(n), keys, worst)
+            )
         return requests
 
     def answer_requests(self, jobs: list[tuple[Sample, list[int]]]) -> list[BatchRequest]:
         requests = []
-        if self.teacher.config.one_step:  # the first round's replies are the answers
+        if self.plan.one_step:  # the first round's replies are the answers
             return requests
-        step1, step2 = self.teacher.step1, self.teacher.step2
         for sample, indices in jobs:
-            prompt = self.teacher.rationale_prompt(sample)
+            first = self.plan.first(sample)
             for d in indices:
-                rationale = self.engine.cache.get(self._key(prompt, step1, d))
-                if rationale is None or rationale.finish_reason == "content_filter":
+                rationale = self.engine.cache.get(self._key(first, d))
+                second = None if rationale is None else self.plan.second(sample, rationale)
+                if second is None:
                     continue
-                answer_prompt = self.teacher.answer_prompt(sample, rationale.text)
-                key = self._key(answer_prompt, step2, d)
+                key = self._key(second, d)
                 if self.engine.cache.get(key) is None:
-                    requests.append(BatchRequest(f"a{len(requests)}", answer_prompt, step2, [key]))
+                    worst = (estimate_tokens(second.prompt), second.params.max_tokens)
+                    requests.append(
+                        BatchRequest(f"a{len(requests)}", second.prompt, second.params, [key], worst)
+                    )
         return requests
+
+    def within_budget(
+        self, name: str, requests: list[BatchRequest]
+    ) -> tuple[list[BatchRequest], list[float]]:
+        """The requests, in order, whose worst cases fit the budget together, and their reservations
+        (released once the round's results are counted)."""
+        kept, reservations = [], []
+        for request in requests:
+            reservation = self.engine.costs.reserve(*request.worst_case)
+            if reservation is None:
+                log.warning(
+                    "--max-cost %g: %d of %d %s requests fit the budget; the rest are not sent",
+                    self.engine.costs.max_cost, len(kept), len(requests), name,
+                )  # fmt: skip
+                break
+            kept.append(request)
+            reservations.append(reservation)
+        return kept, reservations
 
     async def round(self, name: str, requests: list[BatchRequest]) -> None:
         """Submit (or find the submitted) batch of one round, wait for it, and cache its results."""
         entry = self.state.get(name)
-        if entry is None or entry.get("done"):
-            if not requests:
-                return
-            entry = await self._submit(name, requests)
-        batch = await self._wait(entry["batch_id"])
-        content = await self.backend.client.files.content(batch.output_file_id)
-        filled, failed = self._store(content.text, entry["keys"])
+        reservations: list[float] = []
+        try:
+            if entry is None or entry.get("done"):  # (a pending batch was paid for when it was sent)
+                requests, reservations = self.within_budget(name, requests)
+                if not requests:
+                    return
+                entry = await self._submit(name, requests)
+            batch = await self._wait(entry["batch_id"])
+            content = await self.backend.client.files.content(batch.output_file_id)
+            filled, failed = self._store(content.text, entry["keys"])
+        finally:
+            for reservation in reservations:
+                self.engine.costs.release(reservation)
         entry["done"] = True
         self._save()
         log.info(
@@ -172,3 +211,6 @@ async def prefill_with_batch_api(config, teacher, jobs: list[tuple[Sample, list[
     runner = BatchRunner(config, teacher)
     await runner.round("rationales", runner.rationale_requests(jobs))
     await runner.round("answers", runner.answer_requests(jobs))
+    # What the batches left out or failed is asked live, and paid at the live price.
+    backend = runner.backend
+    runner.engine.costs.rate = price_for(backend.name, backend.model, load_prices(config.prices))

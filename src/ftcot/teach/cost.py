@@ -92,16 +92,17 @@ class CostTracker:
                 f'{{"{model}": {{"input": ..., "output": ...}}}} (dollars per 1M tokens)'
             )
         self.model = model
-        self.price = prices
+        self.price = prices  # the run's price: its manifest and yield are stated in it
+        self.rate = prices  # what the next requests cost (after Batch API rounds, the live price)
         self.max_cost = max_cost
         self.spent = 0.0
         self.reserved = 0.0
 
     def reserve(self, prompt_tokens: int, completion_tokens: int) -> float | None:
         """Hold the most a request may cost; None when that could exceed the budget."""
-        if self.price is None:
+        if self.rate is None:
             return 0.0
-        worst = self.price.cost(prompt_tokens, completion_tokens)
+        worst = self.rate.cost(prompt_tokens, completion_tokens)
         if self.max_cost is not None and self.spent + self.reserved + worst > self.max_cost:
             return None
         self.reserved += worst
@@ -111,8 +112,8 @@ class CostTracker:
         self.reserved -= reservation
 
     def add(self, prompt_tokens: int, completion_tokens: int) -> None:
-        if self.price is not None:
-            self.spent += self.price.cost(prompt_tokens, completion_tokens)
+        if self.rate is not None:
+            self.spent += self.rate.cost(prompt_tokens, completion_tokens)
 
     def cost_of(self, usage: dict) -> float | None:
         if self.price is None:

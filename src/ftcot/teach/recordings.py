@@ -162,6 +162,7 @@ def pack(
 
 def teach_from_recording(config, task, samples) -> Path:
     """The teacher stage for `recorded:NAME`: the recording's records for these samples, D of each."""
+    from ftcot.manifests import BackendInfo, TeachManifest
     from ftcot.records import RecordWriter, write_manifest
 
     _, name = config.teacher.split(":", 1)
@@ -174,21 +175,20 @@ def teach_from_recording(config, task, samples) -> Path:
     records = [r for r in records if r.sample_id in wanted]
     have = {(r.sample_id, r.sample_index) for r in records}
     missing = len(wanted) * config.diverse - len(have)
-    manifest = {
-        "stage": "teach",
-        "method": "zs_cot",
-        "teacher": config.teacher,
-        "backend": {"backend": "recorded", "model": recording.model, "recording": name},
-        "task": task.name,
-        "split": config.split,
-        "diverse": config.diverse,
-        "limit": config.limit,
-        "questions": len(samples),
-        "job": config.job(),
-    }
-    with RecordWriter(config.out, manifest={**manifest, "status": "running"}) as writer:
+    manifest = TeachManifest(
+        method="zs_cot",
+        teacher=config.teacher,
+        backend=BackendInfo(backend="recorded", model=recording.model, recording=name),
+        task=task.name,
+        split=config.split,
+        diverse=config.diverse,
+        limit=config.limit,
+        questions=len(samples),
+        job=config.job(),
+    )
+    with RecordWriter(config.out, manifest=manifest.replace(status="running")) as writer:
         for record in records:
             writer.write(record)
     status = "complete" if missing == 0 else "incomplete"
-    write_manifest(config.out, {**manifest, "status": status, "samples": len(records), "missing": missing})
+    write_manifest(config.out, manifest.replace(status=status, samples=len(records), samples_missing=missing))
     return config.out

@@ -107,6 +107,7 @@ class Throttle:
         tpm: float | None = None,
         policy: RetryPolicy | None = None,
     ):
+        self.concurrency = concurrency
         self.slots = asyncio.Semaphore(concurrency)
         self.rpm = TokenBucket(rpm) if rpm else None
         self.tpm = TokenBucket(tpm) if tpm else None

@@ -1,13 +1,19 @@
 """An OpenAI-compatible server that misbehaves on demand, for tests and benchmarks.
 
 It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) on 127.0.0.1 to serve
-`/v1/chat/completions`, `/v1/completions`, `/v1/models`, and the minimal `/v1/files` and
-`/v1/batches` endpoints of the Batch API. A `FaultPlan` sets a fixed latency and the
+`/v1/chat/completions`, `/v1/completions`, `/v1/models`, the minimal `/v1/files` and
+`/v1/batches` endpoints of the Batch API, and fine-tuning (`/v1/fine_tuning/jobs`: create,
+retrieve, list, events, cancel). A fine-tuning job validates, runs for
+`ft_polls_before_done` status checks, then succeeds (or fails with `ft_error`); `ft_poll_faults`
+answers the first status checks with 429s and 5xxs. The fine-tuned model then answers in the
+format it was trained on: `rationale --> answer` (or the bare answer for vanilla), ` END` after
+it for a completions model. A `FaultPlan` sets a fixed latency and the
 probability of each fault: 429 with `Retry-After`, 500, 503, a hang (no reply), a dropped
 connection, a malformed body, and replies that end with `finish_reason` length or
 content_filter. The same request body fails at most `max_faults_per_request` times, so
 every request succeeds eventually and tests are deterministic in outcome. `GET /_stats`
-returns the request counts.
+returns the request counts. Chat replies start bare, as real chat servers' do; completions
+start with a space (`chat_leading_space` gives chat replies one too).
 
     with FaultServer(FaultPlan(latency=0.2, p_429=0.1)) as server:
         ...  # point a client at server.url; read server.stats
@@ -27,6 +33,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from urllib.parse import parse_qs
 
 FAULTS = ("429", "500", "503", "hang", "drop", "malformed")
 _NUMBER = re.compile(r"\d+")
@@ -49,7 +56,13 @@ class FaultPlan:
     echo_auth: bool = False  # error messages quote the request's Authorization header, as careless servers do
     max_faults_per_request: int = 2
     supports_n: bool = True  # False: ignore n and return one choice, as some servers do
+    # Chat replies start bare, as real chat servers' do ("The numbers...", not " The numbers...");
+    # True gives them the leading space a completion has (the old behaviour, which hid a bug).
+    chat_leading_space: bool = False
     batch_polls_before_done: int = 1  # a batch reports in_progress this many times
+    ft_polls_before_done: int = 2  # a fine-tuning job reports running this many status checks, then ends
+    ft_error: str = ""  # not empty: fine-tuning jobs fail with this message instead of succeeding
+    ft_poll_faults: str = ""  # e.g. "503,429,500": the first job status checks get these errors, in order
     seed: int = 0
 
     def roll_fault(self, rng: random.Random) -> str | None:
@@ -71,6 +84,8 @@ class ServerStats:
     paths: Counter = field(default_factory=Counter)
     max_in_flight: int = 0
     auth_headers: set = field(default_factory=set)  # Authorization values seen (tests check secrets)
+    fine_tuning_jobs: int = 0  # fine-tuning jobs created
+    job_polls: int = 0  # job status checks answered (faulty ones included)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -89,6 +104,9 @@ class FaultServer:
         self.fault_counts: Counter = Counter()
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
+        self.jobs: dict[str, dict] = {}  # fine-tuning jobs by id, oldest first
+        self.fine_tuned: dict[str, dict] = {}  # fine-tuned model id -> {"method", "chat"}
+        self._poll_faults = [f.strip() for f in self.plan.ft_poll_faults.split(",") if f.strip()]
         self._in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -170,6 +188,8 @@ class FaultServer:
             return _send_json(writer, 200, {"object": "list", "data": [{"id": "fault", "object": "model"}]})
         if path.startswith(("/v1/files", "/v1/batches")):
             return self._batch_api(method, path, headers, body, writer)
+        if path.startswith("/v1/fine_tuning/jobs"):
+            return self._fine_tuning(method, path, body, writer)
         return _send_json(writer, 404, _error(f"no route {method} {path}", "not_found"))
 
     async def _completion(self, path: str, headers: dict, body: bytes, writer) -> bool:
@@ -235,9 +255,15 @@ class FaultServer:
         """A well-formed completion: a short 'rationale' for step-1 prompts, a number for step-2 prompts."""
         prompt = request["messages"][-1]["content"] if chat else request["prompt"]
         n = int(request.get("n") or 1) if self.plan.supports_n else 1
+        student = self.fine_tuned.get(request.get("model", ""))
         choices, completion_tokens = [], 0
         for i in range(n):
-            text = self._text(prompt, float(request.get("temperature") or 0))
+            if student is not None:
+                text = _until_stop(self._student_text(prompt, student), request.get("stop"))
+            else:
+                text = self._text(prompt, float(request.get("temperature") or 0))
+                if chat and not self.plan.chat_leading_space:
+                    text = text.lstrip()
             finish = self._finish_reason()
             text = "" if finish == "content_filter" else text
             completion_tokens += len(text) // 4 + 1
@@ -276,6 +302,16 @@ class FaultServer:
         if prompt.endswith("A:"):
             return f" {guess}"
         return rationale
+
+    def _student_text(self, prompt: str, student: dict) -> str:
+        """A fine-tuned student's reply in its training format: `{rationale} --> {answer}` (vanilla: the
+        answer), with a leading space and ` END` when it was trained on completions."""
+        numbers = [int(x) for x in _NUMBER.findall(prompt.removesuffix(" ###"))][:4]
+        guess = sum(numbers)
+        text = f"{guess}"
+        if student["method"] == "ft_cot":
+            text = f"The numbers are {', '.join(map(str, numbers)) or 'none'}. Adding them gives {guess}. --> {guess}"
+        return text if student["chat"] else f" {text} END"
 
     def _finish_reason(self) -> str:
         roll = self.rng.random()
@@ -339,6 +375,147 @@ class FaultServer:
             "_polls": 0,
         }
         return {k: v for k, v in self.batches[batch_id].items() if not k.startswith("_")}
+
+    # --- fine-tuning ------------------------------------------------------------------------------
+
+    def _fine_tuning(self, method: str, path: str, body: bytes, writer) -> bool:
+        route, _, query = path.partition("?")
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        parts = route.removeprefix("/v1/fine_tuning/jobs").strip("/").split("/")
+        if method == "POST" and parts == [""]:
+            return self._create_job(json.loads(body or b"{}"), writer)
+        if method == "GET" and parts == [""]:
+            jobs = [j for j in reversed(self.jobs.values()) if _metadata_matches(j, params)]
+            return _send_json(writer, 200, _page([_public(j) for j in jobs], params))
+        job = self.jobs.get(parts[0])
+        if job is None:
+            return _send_json(writer, 404, _error(f"no fine-tuning job {parts[0]}", "not_found"))
+        if method == "GET" and len(parts) == 1:
+            return self._poll_job(job, writer)
+        if method == "GET" and parts[1:] == ["events"]:
+            return _send_json(writer, 200, _page(list(reversed(job["_events"])), params))
+        if method == "POST" and parts[1:] == ["cancel"]:
+            if job["status"] not in ("succeeded", "failed", "cancelled"):
+                job["status"] = "cancelled"
+                self._job_event(job, "Fine-tuning job cancelled")
+            return _send_json(writer, 200, _public(job))
+        return _send_json(writer, 404, _error(f"no route {method} {path}", "not_found"))
+
+    def _create_job(self, request: dict, writer) -> bool:
+        training = self.files.get(request.get("training_file", ""))
+        if training is None:
+            return _send_json(writer, 400, _error("training_file: no such file", "invalid_request"))
+        lines = [json.loads(line) for line in training.decode().splitlines() if line.strip()]
+        chat = bool(lines) and "messages" in lines[0]
+        answers = [(x["messages"][-1]["content"] if chat else x["completion"]) for x in lines]
+        hyper = dict(request.get("hyperparameters") or {})
+        hyper.update(((request.get("method") or {}).get("supervised") or {}).get("hyperparameters") or {})
+        epochs = hyper.get("n_epochs", "auto")
+        self.stats.fine_tuning_jobs += 1
+        job_id = f"ftjob-{len(self.jobs) + 1}"
+        self.jobs[job_id] = job = {
+            "id": job_id,
+            "object": "fine_tuning.job",
+            "created_at": int(time.time()),
+            "error": None,
+            "fine_tuned_model": None,
+            "finished_at": None,
+            "hyperparameters": {
+                "n_epochs": epochs,
+                "batch_size": hyper.get("batch_size", "auto"),
+                "learning_rate_multiplier": hyper.get("learning_rate_multiplier", "auto"),
+            },
+            "model": request["model"],
+            "organization_id": "org-fault",
+            "result_files": [],
+            "seed": int(request.get("seed") or 42),
+            "status": "validating_files",
+            "trained_tokens": None,
+            "training_file": request["training_file"],
+            "validation_file": request.get("validation_file"),
+            "metadata": request.get("metadata"),
+            "user_provided_suffix": request.get("suffix"),
+            "method": {"type": "supervised"},
+            "_polls": 0,
+            "_events": [],
+            "_student": {"method": "ft_cot" if any("-->" in a for a in answers) else "vanilla", "chat": chat},
+            "_tokens": (len(training) // 4) * (epochs if isinstance(epochs, int) else 3),
+        }
+        self._job_event(job, f"Created fine-tuning job: {job_id}")
+        self._job_event(job, f"Validating training file: {request['training_file']}")
+        return _send_json(writer, 200, _public(job))
+
+    def _poll_job(self, job: dict, writer) -> bool:
+        """A status check: the next injected fault, else the job one step further along."""
+        self.stats.job_polls += 1
+        if self._poll_faults:
+            fault = self._poll_faults.pop(0)
+            self.stats.faults[fault] += 1
+            headers = {"retry-after": f"{self.plan.retry_after:g}"} if fault == "429" else None
+            return _send_json(writer, int(fault), _error("the fault plan says no", "server_error"), headers)
+        if job["status"] in ("validating_files", "queued", "running"):
+            job["_polls"] += 1
+            if job["status"] != "running":
+                job["status"] = "running"
+                self._job_event(job, "Fine-tuning job started")
+            if job["_polls"] > self.plan.ft_polls_before_done:
+                self._end_job(job)
+            else:
+                step, loss = job["_polls"], round(1.0 / job["_polls"], 4)
+                data = {"step": step, "train_loss": loss, "total_steps": self.plan.ft_polls_before_done}
+                self._job_event(job, f"Step {step}: training loss={loss}", "metrics", data)
+        return _send_json(writer, 200, _public(job))
+
+    def _end_job(self, job: dict) -> None:
+        job["finished_at"] = int(time.time())
+        if self.plan.ft_error:
+            job["status"] = "failed"
+            job["error"] = {"code": "invalid_training_file", "message": self.plan.ft_error, "param": None}
+            self._job_event(job, f"Fine-tuning job failed: {self.plan.ft_error}", level="error")
+            return
+        suffix = job["user_provided_suffix"] or "custom"
+        model = f"ft:{job['model']}:fault-org:{suffix}:{job['id'].removeprefix('ftjob-')}"
+        job.update(status="succeeded", fine_tuned_model=model, trained_tokens=job["_tokens"])
+        self.fine_tuned[model] = job["_student"]
+        self._job_event(job, f"New fine-tuned model created: {model}")
+        self._job_event(job, "The job has successfully completed")
+
+    def _job_event(self, job: dict, message: str, kind: str = "message", data=None, level="info") -> None:
+        event = {
+            "id": f"ftevent-{job['id']}-{len(job['_events']) + 1}",
+            "object": "fine_tuning.job.event",
+            "created_at": int(time.time()),
+            "level": level,
+            "message": message,
+            "type": kind,
+            "data": data,
+        }
+        job["_events"].append(event)
+
+
+def _public(job: dict) -> dict:
+    return {k: v for k, v in job.items() if not k.startswith("_")}
+
+
+def _metadata_matches(job: dict, params: dict) -> bool:
+    wanted = {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+    return all((job.get("metadata") or {}).get(k) == v for k, v in wanted.items())
+
+
+def _page(items: list[dict], params: dict) -> dict:
+    """One page of a list endpoint: `limit` items after the one with id `after`."""
+    ids = [item["id"] for item in items]
+    start = ids.index(params["after"]) + 1 if params.get("after") in ids else 0
+    limit = int(params.get("limit", 20))
+    page = items[start : start + limit]
+    return {"object": "list", "data": page, "has_more": start + limit < len(items)}
+
+
+def _until_stop(text: str, stop) -> str:
+    """The text up to the first stop sequence, as a server cuts it."""
+    for sequence in [stop] if isinstance(stop, str) else stop or []:
+        text = text.split(sequence, 1)[0]
+    return text
 
 
 # --- HTTP helpers ---------------------------------------------------------------------------------

@@ -4,11 +4,14 @@ The loop, optimizer, mixed precision, gradient accumulation, checkpointing, resu
 distributed launch (`accelerate launch`) are transformers'. What this file adds:
   - the completion-only data of `ftcot.train.data` with length-grouped batches;
   - LoRA through peft (the final weights are merged; the adapter is kept as well);
-  - per-epoch validation *accuracy* from greedy answers scored by the shared answer
-    checker, and the best epoch's checkpoint as the final model;
+  - per-epoch validation: the teacher-forced loss of every val row, and the accuracy of greedy
+    answers scored by the shared answer checker; the epoch `select_by` picks becomes the model;
+  - bf16 or fp32 by what the machine does (`ftcot.train.precision`), and a live progress bar
+    (`ftcot.train.progress`) in place of the Trainer's printed dicts;
   - the Distilling step-by-step loss as an option;
   - an output folder that explains itself: safetensors weights, tokenizer, manifest.json
-    (data, model, hyperparameters, per-epoch train loss and val accuracy, code version).
+    (data, model, hyperparameters, per-epoch train loss, val loss and val accuracy, which epoch was
+    selected and by what, precision and why, code version).
 """
 
 from __future__ import annotations
@@ -20,18 +23,32 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from ftcot.curate import TRAIN_FILE, VAL_FILE
 from ftcot.errors import ConfigError, DataError
-from ftcot.records import read_manifest, write_manifest
+from ftcot.manifests import (
+    CurateManifest,
+    DatasetFacts,
+    EpochRow,
+    PrecisionProbe,
+    StudentFormat,
+    StudentModel,
+    TrainData,
+    TrainManifest,
+    TrainMetrics,
+    load_manifest,
+)
+from ftcot.records import write_manifest
 from ftcot.sources import sha256_of
 from ftcot.train import step_by_step as sbs
 from ftcot.train.config import TrainConfig
 from ftcot.train.data import Collator, build_dataset, load_rows, select_rows, sequence_length
 from ftcot.train.format_check import check_format
-from ftcot.train.validate import score_rows
+from ftcot.train.precision import choose_precision
+from ftcot.train.progress import TrainProgress, progress_enabled
+from ftcot.train.validate import loss_sums, mean_loss, score_rows
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +93,18 @@ def train_sampler(dataset, batch_size: int, group_by_length: bool) -> torch.util
 
 
 class StudentTrainer(Trainer):
-    """`Trainer` with length-grouped batches from precomputed lengths, val accuracy and step-by-step loss."""
+    """`Trainer` with length-grouped batches from precomputed lengths, val loss and accuracy, and
+    step-by-step loss.
 
-    def __init__(self, *args, ftcot: TrainConfig, val_rows: list[dict], **kwargs):
+    `val_rows` are the questions answered for val accuracy (the first `val_limit`), `val_data` the
+    tokenized val rows whose loss is measured (all of them), `selected_by` the criterion in force."""
+
+    def __init__(self, *args, ftcot: TrainConfig, val_rows: list[dict], val_data, selected_by: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.ftcot = ftcot
         self.val_rows = val_rows
+        self.val_data = val_data
+        self.selected_by = selected_by
         if ftcot.step_by_step:
             # Our loss is a mean per task, not a token sum: let the Trainer divide by accumulation steps.
             self.model_accepts_loss_kwargs = False
@@ -114,8 +137,64 @@ class StudentTrainer(Trainer):
     def evaluate(
         self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"
     ) -> dict[str, float]:
-        """Accuracy of greedy answers on the val questions (each process scores a strided shard)."""
+        """Val loss over every val row, val accuracy on the val questions, and the selection score."""
         start = time.time()
+        loss = self.val_loss()
+        correct = self.val_correct()
+        n = len(self.val_rows)
+        accuracy = 100.0 * correct / n
+        metrics = {
+            f"{metric_key_prefix}_accuracy": accuracy,
+            f"{metric_key_prefix}_correct": correct,
+            f"{metric_key_prefix}_n": n,
+        }
+        if loss is not None:
+            metrics[f"{metric_key_prefix}_loss"] = loss
+        if self.selected_by != "last":
+            epoch = self.state.epoch or 0
+            metrics[f"{metric_key_prefix}_selection"] = selection_score(
+                self.selected_by, loss, accuracy, epoch
+            )
+        metrics[f"{metric_key_prefix}_runtime"] = round(time.time() - start, 2)
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def val_loss(self) -> float | None:
+        """Teacher-forced loss over the completion tokens of every val row; None without such rows.
+
+        Each process takes a strided shard of the rows sorted by length (so batches pad little) and
+        runs as many batches as the others (under FSDP/ZeRO-3 every forward is collective); the rows
+        added to even out the shards count for nothing."""
+        data = self.val_data
+        if data is None or not len(data):
+            return None
+        rank, world = self.args.process_index, self.args.world_size
+        by_length = sorted(range(len(data)), key=lambda i: sequence_length(data[i]))
+        shard = by_length[rank::world]
+        padded = shard + by_length[: math.ceil(len(data) / world) - len(shard)]
+        batch_size = self.args.per_device_train_batch_size  # what fits in training fits here
+        model = self.model
+        was_training = model.training
+        model.eval()
+        totals: dict[str, torch.Tensor] = {}
+        try:
+            for start in range(0, len(padded), batch_size):
+                rows = padded[start : start + batch_size]
+                keep = torch.tensor(
+                    [start + i < len(shard) for i in range(len(rows))], device=self.args.device
+                )
+                batch = self._prepare_inputs(self.data_collator([data[i] for i in rows]))
+                for prefix, sums in loss_sums(model, batch, keep).items():
+                    totals[prefix] = totals[prefix] + sums if prefix in totals else sums
+        finally:
+            model.train(was_training)
+        if world > 1:
+            totals = {k: self.accelerator.reduce(totals[k], reduction="sum") for k in sorted(totals)}
+        return mean_loss(totals, self.ftcot.sbs_alpha if self.ftcot.step_by_step else None)
+
+    def val_correct(self) -> int:
+        """Greedy answers to the val questions that the answer checker accepts (summed over processes)."""
         rank, world = self.args.process_index, self.args.world_size
         model = self.accelerator.unwrap_model(self.model)
         shard = self.val_rows[rank::world]
@@ -134,20 +213,29 @@ class StudentTrainer(Trainer):
         total = torch.tensor([correct], device=self.args.device)
         if world > 1:
             total = self.accelerator.reduce(total, reduction="sum")
-        n = len(self.val_rows)
-        accuracy = 100.0 * total.item() / n
-        metrics = {
-            f"{metric_key_prefix}_accuracy": accuracy,
-            # Model selection: accuracy, ties going to the later (longer-trained) epoch; small val
-            # splits tie often, and the first epoch of a tie is the least trained.
-            f"{metric_key_prefix}_selection": accuracy + 1e-6 * (self.state.epoch or 0),
-            f"{metric_key_prefix}_correct": int(total.item()),
-            f"{metric_key_prefix}_n": n,
-            f"{metric_key_prefix}_runtime": round(time.time() - start, 2),
-        }
-        self.log(metrics)
-        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
-        return metrics
+        return int(total.item())
+
+
+def selection_score(selected_by: str, loss: float | None, accuracy: float, epoch: float) -> float:
+    """The score the Trainer keeps the highest of: -val loss or val accuracy. Ties go to the later
+    (longer-trained) epoch: small val splits tie often on accuracy, and the first epoch of a tie is
+    the least trained. The nudge is far below any difference that means something."""
+    if selected_by == "val_loss":
+        return -loss + 1e-9 * epoch
+    return accuracy + 1e-6 * epoch
+
+
+def selection_criterion(config: TrainConfig, val_rows: list[dict], val_data) -> str:
+    """The criterion in force: `select_by`, unless nothing can be validated (then the last epoch) or no
+    val row has a completion to score (ft_cot val questions without a kept rationale: val accuracy)."""
+    if not (config.eval_every_epoch and val_rows):
+        return "last"
+    if config.select_by == "val_loss" and not len(val_data):
+        log.warning(
+            "no val row has a completion to take the loss of (no kept rationale): selecting by val accuracy"
+        )
+        return "val_accuracy"
+    return config.select_by
 
 
 def tied_parameter_names(model) -> set[str]:
@@ -218,21 +306,12 @@ def checkpointing_arguments(enabled: bool) -> dict:
     }  # non-reentrant: works with LoRA's frozen inputs
 
 
-def bf16_is_fast() -> bool:
-    """bf16 autocast pays off on a GPU that supports it, and on CPUs with AMX tiles (Sapphire Rapids and
-    later: ~1.6x faster SmolLM2 steps, benchmarks/results/train.md); elsewhere on a CPU it is slower."""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(amx and amx())
-
-
-def training_arguments(config: TrainConfig, has_val: bool) -> TrainingArguments:
-    bf16 = config.bf16 if config.bf16 is not None else bf16_is_fast()
+def training_arguments(config: TrainConfig, has_val: bool, bf16: bool, selected_by: str) -> TrainingArguments:
     scheduler = config.lr_scheduler
     if scheduler == "constant" and config.warmup_ratio > 0:
         scheduler = "constant_with_warmup"
     evaluate = config.eval_every_epoch and has_val
+    keep_best = evaluate and selected_by != "last"
     return TrainingArguments(
         output_dir=str(config.checkpoint_dir),
         num_train_epochs=config.epochs,
@@ -254,16 +333,16 @@ def training_arguments(config: TrainConfig, has_val: bool) -> TrainingArguments:
         eval_strategy="epoch" if evaluate else "no",
         save_strategy="epoch",
         save_total_limit=config.save_total_limit,
-        load_best_model_at_end=evaluate,
-        metric_for_best_model="selection" if evaluate else None,
-        greater_is_better=True if evaluate else None,
+        load_best_model_at_end=keep_best,
+        metric_for_best_model="selection" if keep_best else None,  # StudentTrainer.evaluate's score
+        greater_is_better=True if keep_best else None,
         logging_strategy="steps" if config.logging_steps else "epoch",
         logging_steps=config.logging_steps or 500,
         report_to="none" if config.report_to == "none" else [r.strip() for r in config.report_to.split(",")],
         seed=config.seed,
         remove_unused_columns=False,  # our batches carry step-by-step fields the model signature lacks
         include_num_input_tokens_seen="non_padding",
-        disable_tqdm=False,
+        disable_tqdm=True,  # and no PrinterCallback either: TrainProgress reports (train())
     )
 
 
@@ -315,17 +394,28 @@ def resume_checkpoint(config: TrainConfig) -> str | None:
 # --- the entry point ----------------------------------------------------------------------------
 
 
+def build_val_data(config: TrainConfig, tokenizer, val_rows: list[dict], encoder_decoder: bool):
+    """The val rows tokenized as training rows are, for the val loss (ft_cot: those with a rationale)."""
+    rows = select_rows(val_rows, config.method)
+    if config.step_by_step:
+        return sbs.build_dataset(tokenizer, rows, encoder_decoder, config.max_length)[0]
+    return build_dataset(tokenizer, rows, config.method, encoder_decoder, config.max_length)[0]
+
+
 def prepare(config: TrainConfig):
-    """Everything `train` needs before the first step: rows, student, tokenized data (and the format check)."""
+    """Everything `train` needs before the first step: rows, student, tokenized train and val data.
+
+    Val loss takes every val row; val accuracy the first `val_limit` questions (generation is slow)."""
     data_dir = Path(config.data_dir)
     rows = load_rows(data_dir / TRAIN_FILE)
     val_path = data_dir / VAL_FILE
     val_rows = load_rows(val_path) if val_path.is_file() and val_path.stat().st_size else []
-    if config.val_limit:
-        val_rows = val_rows[: config.val_limit]
     model, tokenizer, checkpoint, encoder_decoder = load_student(config)
     rows, dataset, truncated = build_train_data(config, tokenizer, rows, encoder_decoder)
-    return rows, val_rows, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated
+    val_data = build_val_data(config, tokenizer, val_rows, encoder_decoder)
+    if config.val_limit:
+        val_rows = val_rows[: config.val_limit]
+    return rows, val_rows, val_data, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated
 
 
 def check_format_only(config: TrainConfig) -> None:
@@ -345,8 +435,12 @@ def train(config: TrainConfig, callbacks: list[TrainerCallback] | None = None) -
     """Fine-tune the student; write weights, tokenizer and manifest to `config.out`; return it."""
     out = Path(config.out)
     last = resume_checkpoint(config)
-    rows, val_rows, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated = prepare(config)
-    args = training_arguments(config, has_val=bool(val_rows))
+    rows, val_rows, val_data, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated = prepare(
+        config
+    )
+    selected_by = selection_criterion(config, val_rows, val_data)
+    bf16, precision_chosen_by, probe = choose_precision(config.bf16)
+    args = training_arguments(config, has_val=bool(val_rows), bf16=bf16, selected_by=selected_by)
     if config.check_format and args.process_index == 0:
         run_format_check(config, tokenizer, rows, encoder_decoder)
     if config.lora:
@@ -360,16 +454,20 @@ def train(config: TrainConfig, callbacks: list[TrainerCallback] | None = None) -
         else None,  # unused: evaluate() generates on val_rows
         data_collator=Collator(tokenizer.pad_token_id),
         processing_class=tokenizer,
-        callbacks=callbacks,
+        callbacks=[*(callbacks or []), TrainProgress(progress_enabled(config.progress))],
         ftcot=config,
         val_rows=val_rows,
+        val_data=val_data,
+        selected_by=selected_by,
     )
+    trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
     result = trainer.train(resume_from_checkpoint=last)
     if trainer.is_world_process_zero():
         save_student(trainer, tokenizer, out, config.lora)
         manifest = build_manifest(
-            config, trainer, result.metrics, checkpoint, encoder_decoder, rows, val_rows, truncated
-        )
+            config, trainer, result.metrics, checkpoint, encoder_decoder, rows, val_rows, truncated,
+            val_loss_rows=len(val_data), precision_chosen_by=precision_chosen_by, precision_probe=probe,
+        )  # fmt: skip
         write_manifest(out, manifest)
         if not config.keep_checkpoints:
             # The student and its manifest are on disk: the checkpoints only served a resume.
@@ -391,16 +489,23 @@ def save_student(trainer: Trainer, tokenizer, out: Path, lora: bool) -> None:
 # --- manifest -----------------------------------------------------------------------------------
 
 
+def epoch_of(entry: dict) -> int:
+    """The (1-based) epoch a log entry belongs to: an entry at epoch 2.0 ends epoch 2."""
+    return max(1, math.ceil(entry["epoch"] - 1e-6))
+
+
 def epoch_metrics(log_history: list[dict]) -> list[dict]:
-    """Per epoch: mean of the logged train losses, and the val accuracy of its evaluation."""
+    """Per epoch: mean of the logged train losses, and the val loss and val accuracy of its evaluation."""
     epochs: dict[int, dict] = {}
     for entry in log_history:
         if "epoch" not in entry:
             continue
-        epoch = max(1, math.ceil(entry["epoch"] - 1e-6))
+        epoch = epoch_of(entry)
         row = epochs.setdefault(epoch, {"epoch": epoch, "losses": []})
         if "loss" in entry:
             row["losses"].append(entry["loss"])
+        if "eval_loss" in entry:
+            row["val_loss"] = entry["eval_loss"]
         if "eval_accuracy" in entry:
             row.update(
                 val_accuracy=entry["eval_accuracy"], val_correct=entry["eval_correct"], val_n=entry["eval_n"]
@@ -417,55 +522,93 @@ def _count_parameters(model) -> dict:
     return {"parameters": total, "trainable": trainable}
 
 
-def student_format(config: TrainConfig) -> dict:
+def student_format(config: TrainConfig) -> StudentFormat:
     """How the student must be prompted and scored (what `ftcot eval` reads): the format it was trained
     in, and a task prefix before each question (a step-by-step student answers its `[label] ` task)."""
     if config.step_by_step:
-        return {"method": "vanilla", "question_prefix": sbs.LABEL_PREFIX, "trained_as": "step_by_step"}
-    return {"method": config.method, "question_prefix": "", "trained_as": config.method}
+        return StudentFormat(method="vanilla", question_prefix=sbs.LABEL_PREFIX, trained_as="step_by_step")
+    return StudentFormat(method=config.method, question_prefix="", trained_as=config.method)
+
+
+SELECTION_WORDS = {"val_loss": "lowest val loss", "val_accuracy": "best val accuracy", "last": "last epoch"}
+
+
+def selected_epoch(state, selected_by: str) -> int | None:
+    """The epoch whose checkpoint became the model: the best checkpoint's, or the last epoch."""
+    if selected_by != "last" and state.best_model_checkpoint:
+        step = int(state.best_model_checkpoint.rsplit("-", 1)[1])
+        for entry in state.log_history:
+            if entry.get("step") == step and "eval_accuracy" in entry:
+                return epoch_of(entry)
+    return epoch_of({"epoch": state.epoch}) if state.epoch else None
 
 
 def build_manifest(
-    config, trainer, train_metrics, checkpoint, encoder_decoder, rows, val_rows, truncated
-) -> dict:
+    config,
+    trainer,
+    train_metrics,
+    checkpoint,
+    encoder_decoder,
+    rows,
+    val_rows,
+    truncated,
+    *,
+    val_loss_rows: int,
+    precision_chosen_by: str,
+    precision_probe: PrecisionProbe | None,
+) -> TrainManifest:
     data_dir = Path(config.data_dir)
     state = trainer.state
-    history = epoch_metrics(state.log_history)
     runtime = train_metrics.get("train_runtime") or 0.0
-    return {
-        "stage": "train",
-        "status": "complete",  # written last, after the student is saved
-        "data": {
-            "dir": str(data_dir),
-            "train_sha256": sha256_of(data_dir / TRAIN_FILE),
-            "val_sha256": sha256_of(data_dir / VAL_FILE) if (data_dir / VAL_FILE).is_file() else None,
-            "train_rows": len(rows),
-            "val_questions": len(val_rows),
-            "rows_truncated": truncated,
-            "curate": read_manifest(data_dir).get("yield"),
-        },
-        # The curate stage's facts (teacher, D, questions, rows), carried so that a report of this
-        # student, or of its evaluation, reads them instead of guessing; absent when curate wrote none.
-        "dataset": {**(read_manifest(data_dir).get("dataset") or {}), "trained_rows": len(rows)},
-        "student_format": student_format(config),
-        "model": {
-            "student": config.student,
-            "checkpoint": checkpoint,
-            "encoder_decoder": encoder_decoder,
+    epochs = [EpochRow(**row) for row in epoch_metrics(state.log_history)]
+    selected_by = trainer.selected_by if state.best_model_checkpoint else "last"
+    chosen = selected_epoch(state, selected_by)
+    chosen_row = next((row for row in epochs if row.epoch == chosen), None)
+    curated = load_manifest(data_dir)
+    curated = curated if isinstance(curated, CurateManifest) else None  # data made by hand states nothing
+    # The curate stage's facts (teacher, D, questions, rows), carried so that a report of this
+    # student, or of its evaluation, reads them instead of guessing; None where curate stated none.
+    dataset = curated.dataset if curated is not None and curated.dataset is not None else DatasetFacts()
+    return TrainManifest(
+        status="complete",  # written last, after the student is saved
+        data=TrainData(
+            dir=str(data_dir),
+            train_sha256=sha256_of(data_dir / TRAIN_FILE),
+            val_sha256=sha256_of(data_dir / VAL_FILE) if (data_dir / VAL_FILE).is_file() else None,
+            train_rows=len(rows),
+            val_questions=len(val_rows),
+            rows_truncated=truncated,
+            curate=curated.yield_ if curated is not None else None,
+        ),
+        dataset=dataset.model_copy(update={"trained_rows": len(rows)}),
+        student_format=student_format(config),
+        model=StudentModel(
+            student=config.student,
+            checkpoint=str(checkpoint),
+            encoder_decoder=encoder_decoder,
             **_count_parameters(trainer.model),
-        },
-        "hyperparameters": config.model_dump(mode="json"),
-        "precision": "bf16" if trainer.args.bf16 else "fp32",
-        "world_size": trainer.args.world_size,
-        "distributed": trainer.accelerator.distributed_type.value,  # NO, MULTI_CPU, MULTI_GPU, FSDP, DEEPSPEED
-        "metrics": {
-            "epochs": history,
-            "best_checkpoint": state.best_model_checkpoint,
-            "best_val_accuracy": round(state.best_metric, 4) if state.best_metric is not None else None,
-            "train_runtime_s": runtime,
-            "global_steps": state.global_step,
-            "train_tokens": int(state.num_input_tokens_seen),
-            "train_tokens_per_s": state.num_input_tokens_seen / runtime if runtime else None,
-        },
-        "selection": "best val accuracy" if state.best_model_checkpoint else "last epoch",
-    }
+        ),
+        hyperparameters=config.model_dump(mode="json"),
+        precision="bf16" if trainer.args.bf16 else "fp32",
+        precision_chosen_by=precision_chosen_by,
+        precision_probe=precision_probe,
+        world_size=trainer.args.world_size,
+        distributed=trainer.accelerator.distributed_type.value,  # NO, MULTI_CPU, MULTI_GPU, FSDP, DEEPSPEED
+        metrics=TrainMetrics(
+            epochs=epochs,
+            best_checkpoint=state.best_model_checkpoint,
+            best_val_accuracy=chosen_row.val_accuracy
+            if chosen_row is not None and selected_by == "val_accuracy"
+            else None,
+            selected_by=selected_by,
+            selected_epoch=chosen,
+            val_loss_rows=val_loss_rows,
+            train_runtime_s=float(runtime),
+            global_steps=state.global_step,
+            train_tokens=int(state.num_input_tokens_seen),
+            train_tokens_per_s=state.num_input_tokens_seen / runtime if runtime else None,
+        ),
+        selection=f"{SELECTION_WORDS[selected_by]}: epoch {chosen} of {len(epochs)}"
+        if chosen
+        else "last epoch",
+    )

@@ -68,7 +68,7 @@ def get_backend(
         from ftcot.teach.backends.llama_server import LlamaServerBackend, server_binary
 
         if server_binary() is not None:
-            return LlamaServerBackend(model, chat=chat, timeout=max(timeout, 600.0))
+            return LlamaServerBackend(model, chat=chat)
         from ftcot.teach.backends.llamacpp import LlamaCppBackend
 
         log.warning(

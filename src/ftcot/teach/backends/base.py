@@ -82,6 +82,9 @@ class Backend(ABC):
     max_n: int = 1  # samples per prompt in one call, when supports_n
     chat: bool = False  # prompts are sent as a user message (chat template) rather than as raw text
     max_in_flight: int | None = None  # requests worth sending at once (a local server's slots); None: no cap
+    # Seconds one attempt may take, when the backend knows better than --timeout: a local server
+    # under load is slow, not lost, and an attempt cut off is work thrown away and done again.
+    request_timeout: float | None = None
 
     def __init__(self, model: str):
         self.model = model

@@ -148,7 +148,9 @@ class LlamaServer:
         self.command = [
             str(self.binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(self.port),
             "--parallel", str(slots), "--ctx-size", str(slots * ctx_per_slot),
-            "--threads", str(threads or os.cpu_count() or 2), "--no-webui", *extra_args,
+            "--threads", str(threads or os.cpu_count() or 2), "--no-webui",
+            "--cache-ram", "1024",  # its host-side prompt cache grows to 8 GiB by default; ours rarely repeat
+            *extra_args,
         ]  # fmt: skip
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
@@ -226,8 +228,9 @@ class LlamaServerBackend(OpenAIBackend):
 
     name = "llamacpp"
     supports_n = False
+    request_timeout = 3600.0  # a request never waits for a slot (max_in_flight) but may run slowly
 
-    def __init__(self, model: str, *, chat: bool = True, timeout: float = 600.0, slots: int = DEFAULT_SLOTS):
+    def __init__(self, model: str, *, chat: bool = True, timeout: float = 3600.0, slots: int = DEFAULT_SLOTS):
         from ftcot.models import gguf_file
 
         self.server = LlamaServer(gguf_file(model), slots=slots).start()

@@ -1,0 +1,81 @@
+"""`--teacher recorded:NAME`: a shipped live-teacher recording replays with zero requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftcot.errors import ConfigError
+from ftcot.records import read_manifest, read_records
+from ftcot.teach import recordings
+from ftcot.teach.driver import TeachConfig, teach
+
+
+@pytest.fixture
+def recording_root(tmp_path, monkeypatch):
+    root = tmp_path / "recordings"
+    monkeypatch.setattr(recordings, "recordings_root", lambda: root)
+    return root
+
+
+def live_run(server, tmp_path, out: str = "live", diverse: int = 4) -> TeachConfig:
+    config = TeachConfig(teacher="openai:fake", base_url=server.url, task="multiarith", split="train",
+                         diverse=diverse, limit=5, out=tmp_path / out, progress=False)  # fmt: skip
+    teach(config)
+    return config
+
+
+def test_a_packed_recording_replays_every_d_as_a_prefix_with_no_request(
+    fault_server, recording_root, tmp_path
+):
+    server = fault_server()
+    live = live_run(server, tmp_path)
+    recordings.pack(live.out, "fake-d4", licence="test outputs", command="ftcot teach ...")
+    sent = server.stats.requests
+
+    original = {r.key: r for r in read_records(live.out)}
+    for diverse in (1, 2, 4):
+        out = tmp_path / f"replay-d{diverse}"
+        teach(TeachConfig(teacher="recorded:fake-d4", task="multiarith", split="train", diverse=diverse,
+                          limit=5, out=out, progress=False))  # fmt: skip
+        replayed = read_records(out)
+        assert len(replayed) == 5 * diverse
+        assert {r.key[2] for r in replayed} == set(range(diverse))  # indices 0..D-1: prefixes
+        assert all(r.rationale == original[r.key].rationale for r in replayed)
+        manifest = read_manifest(out)
+        assert manifest["status"] == "complete" and manifest["diverse"] == diverse
+        assert manifest["backend"]["recording"] == "fake-d4"
+    assert server.stats.requests == sent  # replay asked nothing
+
+    with pytest.raises(ConfigError, match="D=4"):
+        teach(TeachConfig(teacher="recorded:fake-d4", task="multiarith", diverse=8, limit=5,
+                          out=tmp_path / "too-many", progress=False))  # fmt: skip
+    with pytest.raises(ConfigError, match="no multiarith/test"):
+        teach(TeachConfig(teacher="recorded:fake-d4", task="multiarith", split="test", limit=5,
+                          out=tmp_path / "other-split", progress=False))  # fmt: skip
+    with pytest.raises(ConfigError, match="no recorded teacher 'nope'.*fake-d4"):
+        teach(TeachConfig(teacher="recorded:nope", task="multiarith", out=tmp_path / "nope", progress=False))
+
+
+def test_only_a_finished_teach_run_is_packed(fault_server, recording_root, tmp_path):
+    server = fault_server()
+    live = live_run(server, tmp_path)
+    manifest_path = live.out / "manifest.json"
+    manifest_path.write_text(
+        manifest_path.read_text().replace('"status": "complete"', '"status": "incomplete"')
+    )
+    with pytest.raises(ConfigError, match="not complete"):
+        recordings.pack(live.out, "partial", licence="x")
+    assert not (recording_root / "partial").exists()
+
+
+def test_every_shipped_recording_is_whole():
+    """The recordings in the package: each part holds D samples of every question it names."""
+    from ftcot.tasks import get_task
+
+    for name, recording in recordings.available().items():
+        for part in recording.parts:
+            _, records = recordings.replay(name, part.task, part.split, part.diverse)
+            assert len(records) == part.records == part.questions * part.diverse
+            ids = set(get_task(part.task).split_ids(part.split))
+            assert {r.sample_id for r in records} <= ids
+            assert len({r.key for r in records}) == len(records)
