@@ -106,11 +106,11 @@ def test_a_job_that_succeeds_names_its_model_and_a_rerun_pays_nothing(fault_serv
 
 
 def test_transient_5xx_and_429_while_polling_are_retried(fault_server, data_dir, tmp_path):
-    server = fault_server(FaultPlan(ft_poll_faults="503,429,500,502,429", retry_after=0.3))
+    server = fault_server(FaultPlan(ft_poll_faults="503,429,502", retry_after=0.5))
     started = time.monotonic()
     train(train_config(settings(data_dir, tmp_path / "student", server)))
-    assert time.monotonic() - started >= 0.6  # two 429s, each honoured for its Retry-After
-    assert server.stats.faults == {"503": 1, "429": 2, "500": 1, "502": 1}
+    assert time.monotonic() - started >= 0.5  # the 429's Retry-After was honoured
+    assert server.stats.faults == {"503": 1, "429": 1, "502": 1}
     assert read_manifest(tmp_path / "student")["status"] == "complete"
     assert server.stats.fine_tuning_jobs == 1
 

@@ -24,6 +24,8 @@ def test_training_prints_no_raw_dicts_and_logs_one_line_per_epoch(
     out, err = capfd.readouterr()
     for raw in ("{'loss'", "'eval_accuracy'", "'train_runtime'", "{'eval_loss'"):
         assert raw not in out + err
+    # Nor transformers' own bars (loading weights, writing each checkpoint): the training bar reports.
+    assert "Loading weights" not in err and "Writing model shards" not in err
     lines = [r.getMessage() for r in caplog.records if r.name == "ftcot.train.progress"]
     assert len(lines) == 2, lines
     for epoch, line in enumerate(lines, 1):

@@ -100,3 +100,38 @@ def test_val_loss_falls_back_to_accuracy_without_val_rationales(tiny_decoder, da
 def test_val_limit_caps_accuracy_not_loss(tiny_decoder, data_dir, tmp_path):
     m = metrics(train_tiny(tiny_decoder, data_dir, tmp_path, epochs=1, val_limit=1))
     assert m["epochs"][0]["val_n"] == 1 and m["val_loss_rows"] == 2
+
+
+@pytest.mark.parametrize("student", ["tiny_decoder", "tiny_encoder_decoder"])
+def test_val_loss_sums_are_the_models_own_loss(student, data_dir, request):
+    """Decoder (shifted) and encoder-decoder (not shifted) alike: the summed token loss over the
+    tokens is the model's mean loss, and a row marked not to keep counts for nothing."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from ftcot.train.validate import loss_sums, mean_loss
+
+    encoder_decoder = student == "tiny_encoder_decoder"
+    folder = request.getfixturevalue(student)
+    cls = AutoModelForSeq2SeqLM if encoder_decoder else AutoModelForCausalLM
+    model = cls.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    dataset, _ = build_dataset(
+        tokenizer, load_rows(data_dir / "train.jsonl")[:3], "ft_cot", encoder_decoder, 64
+    )
+    collate = Collator(tokenizer.pad_token_id)
+    batch = collate(dataset.features)
+    with torch.no_grad():
+        expected = model(**batch).loss.item()
+    sums = loss_sums(model, batch, torch.tensor([True, True, True]))
+    assert mean_loss(sums, None) == pytest.approx(expected, rel=1e-5)
+    first_only = loss_sums(model, batch, torch.tensor([True, False, False]))
+    alone = loss_sums(model, collate(dataset.features[:1]), torch.tensor([True]))
+    assert torch.allclose(first_only[""], alone[""], rtol=1e-4)
+
+
+def test_step_by_step_val_loss_is_its_training_objective():
+    from ftcot.train.validate import mean_loss
+
+    sums = {"": torch.tensor([6.0, 3.0]), "rationale_": torch.tensor([40.0, 10.0])}
+    assert mean_loss(sums, 0.5) == pytest.approx(2.0 + 0.5 * 4.0)
+    assert mean_loss({"": torch.tensor([0.0, 0.0])}, None) is None  # no tokens: no loss

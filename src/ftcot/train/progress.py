@@ -2,17 +2,20 @@
 and one log line per epoch.
 
 The Trainer's own reporting (a tqdm bar, then every log printed as a raw `{'loss': ...}` dict) is
-switched off in `ftcot.train.trainer`; this callback takes its place. Without a terminal, or with
+switched off in `ftcot.train.trainer`, and so are transformers' bars for loading weights and
+writing each checkpoint (`library_bars_off`); this callback takes their place. Without a terminal, or with
 `--no-progress`, there is no bar: only the epoch lines, so that a log file gets one line an epoch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
 
 from rich.console import Console
+from rich.errors import LiveError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
@@ -20,6 +23,20 @@ log = logging.getLogger(__name__)
 # Epoch lines are the training's own report: shown even where the root logger keeps only warnings
 # (records reach the root's handlers whatever the root's level).
 log.setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def library_bars_off():
+    """transformers' (and huggingface_hub's) tqdm bars off for the duration, then as they were."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def progress_enabled(setting: bool | None) -> bool:
@@ -59,7 +76,10 @@ class TrainProgress(TrainerCallback):
             self.task = self.progress.add_task(
                 "train", total=state.max_steps, completed=state.global_step, rate="", stats=""
             )
-            self.progress.start()
+            try:
+                self.progress.start()
+            except LiveError:  # a caller's own live display holds the terminal: epoch lines only
+                self.progress = None
 
     def on_step_end(self, args, state, control, **kwargs):
         self.refresh(state)

@@ -47,7 +47,7 @@ from ftcot.train.config import TrainConfig
 from ftcot.train.data import Collator, build_dataset, load_rows, select_rows, sequence_length
 from ftcot.train.format_check import check_format
 from ftcot.train.precision import choose_precision
-from ftcot.train.progress import TrainProgress, progress_enabled
+from ftcot.train.progress import TrainProgress, library_bars_off, progress_enabled
 from ftcot.train.validate import loss_sums, mean_loss, score_rows
 
 log = logging.getLogger(__name__)
@@ -433,6 +433,11 @@ def check_format_only(config: TrainConfig) -> None:
 
 def train(config: TrainConfig, callbacks: list[TrainerCallback] | None = None) -> Path:
     """Fine-tune the student; write weights, tokenizer and manifest to `config.out`; return it."""
+    with library_bars_off():  # TrainProgress reports
+        return _train(config, callbacks)
+
+
+def _train(config: TrainConfig, callbacks: list[TrainerCallback] | None) -> Path:
     out = Path(config.out)
     last = resume_checkpoint(config)
     rows, val_rows, val_data, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated = prepare(
