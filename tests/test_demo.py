@@ -20,3 +20,5 @@ def test_quick_demo_runs_every_stage_and_writes_the_report(mirror, tmp_path):
         assert json.loads(metrics.read_text())["n"] == 24
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and " ".join(again.stdout.split()).count(": skip") == 7
+    assert "Results (test accuracy %)" in again.stdout  # the demo ends with its results on screen
+    assert "ft_cot" in again.stdout and "vanilla" in again.stdout

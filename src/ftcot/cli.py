@@ -710,8 +710,32 @@ def _run_recipe(recipe, out: Path, dry_run: bool) -> None:
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (pipeline.run raises Interrupted for it)
         err_console.print("interrupted: finished work is kept; rerun the same command to resume")
         raise typer.Exit(getattr(e, "exit_code", 130)) from None  # 130 Ctrl-C, 143 SIGTERM
+    _print_results([s.dir for s in stages if s.kind == "eval"])
     report = next(s for s in stages if s.kind == "report")
     console.print(f"[bold green]report:[/] {report.dir / recipe.report.get('html', 'report.html')}")
+
+
+# The columns of the report's evaluation table that a terminal has room for.
+RESULT_COLUMNS = ("model", "method", "task", "D", "train questions", "n", "accuracy", "95% CI", "teacher")
+
+
+def _print_results(eval_dirs: list[Path]) -> None:
+    """The recipe's results on the terminal: the report's evaluation table, labelled from manifests."""
+    from ftcot.report.compare import runs_table
+    from ftcot.report.runs import find_runs
+
+    table = runs_table(find_runs(eval_dirs))
+    if not table.rows:
+        return
+    keep = [table.columns.index(c) for c in RESULT_COLUMNS]
+    shown = Table(title="Results (test accuracy %)", title_justify="left")
+    for name in RESULT_COLUMNS:
+        shown.add_column(
+            name, justify="left" if name in ("model", "method", "task") else "right", overflow="fold"
+        )
+    for row in table.rows:
+        shown.add_row(*(row[i] for i in keep))
+    console.print(shown)
 
 
 @app.command("run")

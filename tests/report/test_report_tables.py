@@ -8,6 +8,7 @@ from ftcot.errors import DataError
 from ftcot.records import read_records
 from ftcot.report import compare, find_runs, report
 from ftcot.report.runs import epoch_history
+from tests.report.conftest import STUDENTS
 
 
 def test_finds_each_kind_one_level_down(runs_dir):
@@ -149,3 +150,14 @@ def test_every_text_on_the_page_is_escaped(runs_dir, tmp_path):
     assert "<title>&lt;i&gt;title&lt;/i&gt;</title>" in page and "&lt;u&gt;note&lt;/u&gt; &amp; more" in page
     data = page.split('<script id="samples-data" type="application/json">')[1].split("</script>")[0]
     assert json.loads(data)[0]["question"] == record.question
+
+
+def test_a_recipe_ends_by_printing_its_results_on_the_terminal(runs_dir, capsys):
+    from ftcot.cli import _print_results
+
+    _print_results([runs_dir / name for name, *_ in STUDENTS])
+    out = capsys.readouterr().out
+    assert "Results (test accuracy %)" in out
+    for name, *_ in STUDENTS:
+        run = find_runs([runs_dir / name])[0]
+        assert compare.pct(run.metrics["accuracy"]) in out  # each student's accuracy, as the report has it
