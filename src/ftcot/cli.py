@@ -716,7 +716,7 @@ def _run_recipe(recipe, out: Path, dry_run: bool) -> None:
 
 
 # The columns of the report's evaluation table that a terminal has room for.
-RESULT_COLUMNS = ("model", "method", "task", "D", "train questions", "n", "accuracy", "95% CI", "teacher")
+RESULT_COLUMNS = ("name", "task", "train questions", "n", "accuracy", "95% CI", "teacher")
 
 
 def _print_results(eval_dirs: list[Path]) -> None:

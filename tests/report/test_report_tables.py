@@ -48,8 +48,11 @@ def test_runs_table_has_teacher_beside_student(runs_dir):
     runs = find_runs([runs_dir])
     table = compare.runs_table(runs)
     teacher_cell = f"{compare.teacher_accuracy(runs)['multiarith'][0]:.1f} (test)"
-    by_run = {row[0]: dict(zip(table.columns, row, strict=True)) for row in table.rows}
+    by_run = {row[1]: dict(zip(table.columns, row, strict=True)) for row in table.rows}
     assert set(by_run) == {"student-d1", "student-d4", "student-360m-d4"}
+    assert (
+        by_run["student-d4"]["name"] == "smollm2 · Fine-tune-CoT · D=4"
+    )  # as people name it, from manifests
     assert all(row["teacher"] == teacher_cell for row in by_run.values())
     records = read_records(runs_dir / "student-d4")
     assert by_run["student-d4"]["accuracy"] == f"{100 * sum(r.correct for r in records) / len(records):.1f}"

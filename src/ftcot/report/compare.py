@@ -48,7 +48,7 @@ def runs_table(runs: list[Run]) -> Table:
     teacher = teacher_accuracy(runs)
     table = Table(
         "Evaluations",
-        ["run", "model", "size", "method", "task", "split", "n", "accuracy", "95% CI", "maj@k",
+        ["name", "run", "model", "size", "method", "task", "split", "n", "accuracy", "95% CI", "maj@k",
          "contains answer", "format", "complete", "teacher", "D", "train questions", "train rows"],
         note="Accuracy in %. teacher: the Zero-shot-CoT teacher's accuracy on the same task (its split in brackets). "
         "D, train questions and rows of a student as its curate and train manifests state them; "
@@ -62,7 +62,7 @@ def runs_table(runs: list[Run]) -> Table:
         low, high = m.get("ci95", (None, None))
         t = teacher.get(run.task)
         table.rows.append([
-            run.name, run.model, size(run.params), run.method, run.task, run.split, str(m.get("n", 0)),
+            run.label, run.name, run.model, size(run.params), run.method, run.task, run.split, str(m.get("n", 0)),
             pct(m.get("accuracy")), f"{pct(low)}–{pct(high)}", f"{pct(maj['accuracy'])} (k={maj['k']})" if maj else "–",
             pct(m.get("contains_answer")), pct(m.get("correct_format")), pct(m.get("complete")),
             f"{pct(t[0])} ({t[1]})" if t else "–",
@@ -125,7 +125,7 @@ def yield_table(runs: list[Run]) -> Table:
         cost = teacher_cost(run.manifest)
         per_kept = f"{cost / len(kept):.4f}" if cost is not None and kept else "–"
         table.rows.append([
-            run.name, run.model, run.task, splits, str(len(questions)), _teacher_degree(run),
+            run.label, run.model, run.task, splits, str(len(questions)), _teacher_degree(run),
             str(len(records)), str(len(kept)), pct(100.0 * len(kept) / len(records)),
             f"{len(covered)}/{len(questions)}", str(tokens), "–" if cost is None else f"{cost:.4f}", per_kept,
         ])  # fmt: skip
@@ -152,7 +152,7 @@ def errors_table(runs: list[Run]) -> Table:
         if run.kind == "eval" and run.metrics:
             errors = run.metrics.get("errors", {})
             wrong = run.metrics.get("n", 0) - run.metrics.get("correct", 0)
-            table.rows.append([run.name, str(wrong), *(str(errors.get(c, 0)) for c in ERROR_CATEGORIES)])
+            table.rows.append([run.label, str(wrong), *(str(errors.get(c, 0)) for c in ERROR_CATEGORIES)])
     return table
 
 
@@ -175,7 +175,7 @@ def anatomy_table(runs: list[Run]) -> Table:
         a = anatomy(run.records)
         calc = a.get("calculator")
         table.rows.append([
-            run.name, run.method, "on" if calc else "off", str(a["n"]), str(a["wrong"]),
+            run.label, run.method, "on" if calc else "off", str(a["n"]), str(a["wrong"]),
             *(str(a["categories"][c]) for c in CATEGORIES),
             str(a["equations"]["written"]), str(a["equations"]["wrong"]),
             str(calc["interventions"]) if calc else "–", str(calc["changed"]) if calc else "–",

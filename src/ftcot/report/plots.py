@@ -76,7 +76,7 @@ def training_curves(run: Run) -> Plot | None:
             acc_ax.plot(xs, ys, marker="s", linestyle="--", color="tab:green", label=key)
         else:
             loss_ax.plot(xs, ys, marker="o", label=key)
-    loss_ax.set(xlabel="epoch", ylabel="loss", title=f"Training: {run.name}")
+    loss_ax.set(xlabel="epoch", ylabel="loss", title=f"Training: {run.label}")
     loss_ax.grid(alpha=0.3)
     handles, labels = loss_ax.get_legend_handles_labels()
     if acc_ax is not None:
@@ -84,7 +84,7 @@ def training_curves(run: Run) -> Plot | None:
         more = acc_ax.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
     loss_ax.legend(handles, labels, fontsize=8, loc="center right")
-    return Plot(f"Training: {run.name}", _png(fig))
+    return Plot(f"Training: {run.label}", _png(fig))
 
 
 def _student(run: Run) -> str:

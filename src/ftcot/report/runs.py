@@ -27,6 +27,16 @@ from ftcot.manifests import (
 from ftcot.metrics import compute_metrics
 from ftcot.records import RECORDS_FILE, Completion, read_records
 
+# How the paper and its readers name the methods.
+METHOD_NAMES = {
+    "ft_cot": "Fine-tune-CoT",
+    "vanilla": "vanilla",
+    "zs_cot": "Zero-shot-CoT",
+    "zero_shot": "zero-shot",
+    "fs_cot": "Few-shot-CoT",
+    "step_by_step": "Distilling step-by-step",
+}
+
 
 @dataclass
 class Run:
@@ -41,6 +51,22 @@ class Run:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def label(self) -> str:
+        """The run as people name it: "smollm2 · Fine-tune-CoT · D=8", from its manifests (never the
+        folder's hash); a run whose manifests do not say falls back to its folder name."""
+        student = self.student_manifest if self.kind == "eval" else self.manifest
+        if isinstance(student, TrainManifest) and student.model and student.model.student:
+            base = Path(str(student.model.student)).name
+        elif self.kind in ("eval", "teach") and self.model != "?":
+            base = self.model
+        else:
+            return self.name
+        parts = [base, METHOD_NAMES.get(self.method, self.method)]
+        if self.is_student and self.diverse_degree:
+            parts.append(f"D={self.diverse_degree}")
+        return " · ".join(parts)
 
     @cached_property
     def records(self) -> list[Completion]:

@@ -119,9 +119,12 @@ def pack(
     licence: str,
     command: str = "",
     machine: str = "",
+    elapsed_s: float | None = None,
     out_root: Path | None = None,
 ) -> Path:
-    """Add a finished teach folder's records to recording NAME (created if new); returns its folder."""
+    """Add a finished teach folder's records to recording NAME (created if new); returns its folder.
+    `elapsed_s`: the generation's wall time when the folder's own last run does not tell it (a
+    prefix replayed from the cache)."""
     manifest = read_manifest(teach_dir)
     if manifest.get("status") != "complete":
         raise ConfigError(
@@ -153,7 +156,7 @@ def pack(
         task=job["task"], split=job["split"], file=file, questions=manifest["questions"],
         diverse=manifest["diverse"], records=len(records),
         accuracy=round(100 * sum(bool(r.correct) for r in records) / max(1, len(records)), 2),
-        command=command, elapsed_s=(manifest.get("last_run") or {}).get("elapsed_s"),
+        command=command, elapsed_s=elapsed_s or (manifest.get("last_run") or {}).get("elapsed_s"),
     )  # fmt: skip
     recording.parts = [p for p in recording.parts if (p.task, p.split) != (part.task, part.split)] + [part]
     existing.write_text(recording.model_dump_json(indent=2) + "\n", encoding="utf-8")
