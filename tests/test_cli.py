@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -63,3 +64,15 @@ def test_generate_then_show_a_user_task(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.output)) == 6
+
+
+def test_ftcot_runs_with_thread_settings_fit_for_a_shared_machine():
+    """`ftcot` sets OMP_WAIT_POLICY=PASSIVE before torch starts, unless the user chose otherwise."""
+    probe = "import os, sys; sys.argv = ['ftcot', 'tasks', '--json']; from ftcot.cli import main\n" \
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('OMP=' + os.environ['OMP_WAIT_POLICY'])"  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().endswith("OMP=PASSIVE"), out.stderr
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().endswith("OMP=ACTIVE"), out.stderr

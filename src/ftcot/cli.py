@@ -40,8 +40,16 @@ if _option_type is not None:
     typer.core.TyperOption.display_type_rich = _flag_type
 
 
+# Set before torch starts its thread pools: idle OpenMP threads otherwise spin at full speed
+# between operations, which halves training and generation when the machine is shared (two
+# stages at once, a teacher server beside a student, a CI runner). The user's own values win.
+SHARED_MACHINE_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
+
+
 def main() -> None:
     """Console entry point: our errors and bad settings print as one clear line, exit code 2."""
+    for name, value in SHARED_MACHINE_ENV.items():
+        os.environ.setdefault(name, value)
     try:
         app()
     except Exception as e:
