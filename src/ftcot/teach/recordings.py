@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ftcot.errors import ConfigError, DataError
 from ftcot.records import Completion, read_manifest, read_records
+
+log = logging.getLogger(__name__)
 
 RECORDING_FILE = "recording.json"
 
@@ -194,4 +197,11 @@ def teach_from_recording(config, task, samples) -> Path:
             writer.write(record)
     status = "complete" if missing == 0 else "incomplete"
     write_manifest(config.out, manifest.replace(status=status, samples=len(records), samples_missing=missing))
+    if missing:
+        part = recording.part(task.name, config.split)
+        log.warning(
+            "recorded:%s holds the first %d questions of %s/%s, not all %d asked for: %d samples missing "
+            "(--limit %d replays what it holds)",
+            name, part.questions, task.name, config.split, len(samples), missing, part.questions,
+        )  # fmt: skip
     return config.out

@@ -42,7 +42,7 @@ LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 SERVER_ENV = "FTCOT_LLAMA_SERVER"  # a llama-server binary of the user's own, if any
 
 # Measured on 2 cores (benchmarks/teach_llama_server.py): see benchmarks/results/teach_llama_server.md.
-DEFAULT_SLOTS = 8
+DEFAULT_SLOTS = 16  # 91 tok/s against 78 with 8 slots (benchmarks/results/teach_llama_server.md)
 DEFAULT_CTX_PER_SLOT = 1024  # step 2's prompt (question + 256-token rationale + trigger) fits
 
 
