@@ -125,7 +125,7 @@ def yield_table(runs: list[Run]) -> Table:
         cost = teacher_cost(run.manifest)
         per_kept = f"{cost / len(kept):.4f}" if cost is not None and kept else "–"
         table.rows.append([
-            run.label, run.model, run.task, splits, str(len(questions)), _teacher_degree(run),
+            run.name, run.model, run.task, splits, str(len(questions)), _teacher_degree(run),
             str(len(records)), str(len(kept)), pct(100.0 * len(kept) / len(records)),
             f"{len(covered)}/{len(questions)}", str(tokens), "–" if cost is None else f"{cost:.4f}", per_kept,
         ])  # fmt: skip
@@ -152,7 +152,7 @@ def errors_table(runs: list[Run]) -> Table:
         if run.kind == "eval" and run.metrics:
             errors = run.metrics.get("errors", {})
             wrong = run.metrics.get("n", 0) - run.metrics.get("correct", 0)
-            table.rows.append([run.label, str(wrong), *(str(errors.get(c, 0)) for c in ERROR_CATEGORIES)])
+            table.rows.append([run.name, str(wrong), *(str(errors.get(c, 0)) for c in ERROR_CATEGORIES)])
     return table
 
 
@@ -175,7 +175,7 @@ def anatomy_table(runs: list[Run]) -> Table:
         a = anatomy(run.records)
         calc = a.get("calculator")
         table.rows.append([
-            run.label, run.method, "on" if calc else "off", str(a["n"]), str(a["wrong"]),
+            run.name, run.method, "on" if calc else "off", str(a["n"]), str(a["wrong"]),
             *(str(a["categories"][c]) for c in CATEGORIES),
             str(a["equations"]["written"]), str(a["equations"]["wrong"]),
             str(calc["interventions"]) if calc else "–", str(calc["changed"]) if calc else "–",
