@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ftcot.testing.fault_server import FaultPlan, FaultServer
@@ -27,3 +29,15 @@ def fault_server():
     yield start
     for server in servers:
         server.stop()
+
+
+def wait_for_records(out, at_least: int, proc, timeout: float = 120) -> None:
+    """Wait until the run writing `out` (process `proc`) has written `at_least` records."""
+    path = out / "completions.jsonl"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= at_least:
+            return
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.02)
+    raise AssertionError(f"the run wrote fewer than {at_least} records in {timeout:.0f} s")

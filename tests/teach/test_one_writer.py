@@ -7,6 +7,7 @@ from collections import Counter
 
 from ftcot.records import RecordWriter, RunFolderBusy, read_records
 from ftcot.testing.fault_server import FaultPlan
+from tests.teach.conftest import wait_for_records
 
 QUESTIONS = 100
 
@@ -17,17 +18,6 @@ def teach_command(server, out, cache):
         "--task", "multiarith", "--split", "train", "--limit", str(QUESTIONS), "--concurrency", "2",
         "--out", str(out), "--cache", str(cache), "--no-progress",
     ]  # fmt: skip
-
-
-def wait_for_records(out, at_least: int, proc, timeout: float = 60) -> None:
-    path = out / "completions.jsonl"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_bytes().count(b"\n") >= at_least:
-            return
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.02)
-    raise AssertionError("the first run never wrote a record")
 
 
 def test_a_second_teacher_on_the_same_folder_fails_at_once_naming_the_first(fault_server, tmp_path):

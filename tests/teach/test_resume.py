@@ -10,6 +10,7 @@ from collections import Counter
 
 from ftcot.records import read_manifest, read_records
 from ftcot.testing.fault_server import FaultPlan
+from tests.teach.conftest import wait_for_records
 
 QUESTIONS, DIVERSE = 60, 2
 CHOICES_NEEDED = QUESTIONS * DIVERSE * 2  # a rationale and an answer per sample
@@ -21,17 +22,6 @@ def teach_command(server, out, cache):
         "--task", "multiarith", "--split", "train", "--limit", str(QUESTIONS), "--diverse", str(DIVERSE),
         "--concurrency", "4", "--out", str(out), "--cache", str(cache), "--no-progress",
     ]  # fmt: skip
-
-
-def wait_for_records(out, at_least: int, proc, timeout: float = 60) -> None:
-    path = out / "completions.jsonl"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_bytes().count(b"\n") >= at_least:
-            return
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.02)
-    raise AssertionError("the run never wrote enough records")
 
 
 def cached_rows(cache) -> int:
