@@ -9,10 +9,10 @@ which tokens it forces and what the student would have written instead.
 
 import pytest
 import torch
-from transformers import AutoTokenizer, LlamaForCausalLM, LogitsProcessorList
+from transformers import LlamaForCausalLM, LogitsProcessorList
 
 from ftcot.generation import CalculatorProcessor, eos_token_ids, generate
-from tests.tiny_models import tiny_llama_config
+from tests.tiny_models import left_padded_smollm2_tokenizer, tiny_llama_config
 
 HIDDEN = 64
 OTHER = HIDDEN - 1  # the slot every token outside the table shares: followed by EOS
@@ -38,16 +38,7 @@ EOS = "<|im_end|>"
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from ftcot.models import local_checkpoint
-
-    try:
-        checkpoint = local_checkpoint("smollm2")
-    except Exception as e:  # the bundled model's package is missing
-        pytest.skip(f"needs the bundled SmolLM2 tokenizer: {e}")
-    tok = AutoTokenizer.from_pretrained(checkpoint)
-    tok.padding_side = "left"
-    tok.pad_token = tok.pad_token or tok.eos_token
-    return tok
+    return left_padded_smollm2_tokenizer()
 
 
 def token_id(tokenizer, text: str) -> int:

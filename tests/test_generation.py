@@ -5,7 +5,7 @@ import torch
 from transformers import AutoTokenizer, LlamaForCausalLM, T5ForConditionalGeneration
 
 from ftcot.generation import Generation, cut_at_stop, generate
-from tests.tiny_models import tiny_llama_config, tiny_t5_config
+from tests.tiny_models import left_padded_smollm2_tokenizer, tiny_llama_config, tiny_t5_config
 
 PROMPTS = [
     "Q: A farmer has 3 cows and buys 4 more. How many cows?\nA:",
@@ -18,17 +18,7 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from ftcot.models import local_checkpoint
-
-    try:
-        checkpoint = local_checkpoint("smollm2")
-    except Exception as e:  # the bundled model's package is missing
-        pytest.skip(f"needs the bundled SmolLM2 tokenizer: {e}")
-    tok = AutoTokenizer.from_pretrained(checkpoint)
-    tok.padding_side = "left"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
+    return left_padded_smollm2_tokenizer()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,22 @@
 """Tiny randomly initialised models for fast tests: real architectures and SmolLM2's real tokenizer."""
 
-from transformers import LlamaConfig, T5Config
+import pytest
+from transformers import AutoTokenizer, LlamaConfig, T5Config
+
+
+def left_padded_smollm2_tokenizer():
+    """SmolLM2's real tokenizer, padding on the left as decoders generate; skips when it is not installed."""
+    from ftcot.models import local_checkpoint
+
+    try:
+        checkpoint = local_checkpoint("smollm2")
+    except Exception as e:  # the bundled model's package is missing
+        pytest.skip(f"needs the bundled SmolLM2 tokenizer: {e}")
+    tok = AutoTokenizer.from_pretrained(checkpoint)
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
 
 
 def tiny_llama_config(
