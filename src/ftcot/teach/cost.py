@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,19 +53,28 @@ def estimate_tokens(text: str) -> int:
 
 
 def load_prices(path: str | Path | None) -> dict[str, tuple[float, float]]:
-    prices = dict(DEFAULT_PRICES)
+    return read_price_table(
+        path, DEFAULT_PRICES, lambda entry: (float(entry["input"]), float(entry["output"])),
+        "price table", '{"MODEL": {"input": DOLLARS_PER_1M, "output": DOLLARS_PER_1M}}',
+    )  # fmt: skip
+
+
+def read_price_table(
+    path: str | Path | None, defaults: dict, parse: Callable, what: str, expected: str
+) -> dict:
+    """`defaults` overlaid with the JSON or TOML table at `path`, each entry read by `parse`;
+    a table that cannot be read is an error naming the file and the layout expected."""
+    prices = dict(defaults)
     if path is None:
         return prices
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
+        text = path.read_text()
+        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         for model, entry in raw.items():
-            prices[model] = (float(entry["input"]), float(entry["output"]))
+            prices[model] = parse(entry)
     except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(
-            f"{path}: cannot read the price table ({e}); expected "
-            '{"MODEL": {"input": DOLLARS_PER_1M, "output": DOLLARS_PER_1M}} as JSON or TOML'
-        ) from e
+        raise ConfigError(f"{path}: cannot read the {what} ({e}); expected {expected} as JSON or TOML") from e
     return prices
 
 

@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,7 +42,7 @@ from ftcot.prompts import END_PHRASE, ft_cot_example, vanilla_example
 from ftcot.records import RunFolderLock, read_manifest, write_manifest
 from ftcot.redact import redact, redact_url, redact_value
 from ftcot.sources import sha256_of
-from ftcot.teach.cost import estimate_tokens
+from ftcot.teach.cost import estimate_tokens, read_price_table
 
 log = logging.getLogger("ftcot.train")
 
@@ -259,20 +258,10 @@ def count_tokens(path: Path) -> int:
 
 
 def load_training_prices(path: Path | None) -> dict[str, float]:
-    prices = dict(TRAINING_PRICES)
-    if path is None:
-        return prices
-    try:
-        text = Path(path).read_text()
-        raw = tomllib.loads(text) if Path(path).suffix == ".toml" else json.loads(text)
-        for model, entry in raw.items():
-            prices[model] = float(entry["training"] if isinstance(entry, dict) else entry)
-    except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(
-            f"{path}: cannot read the training price table ({e}); expected "
-            '{"MODEL": {"training": DOLLARS_PER_1M_TRAINING_TOKENS}} as JSON or TOML'
-        ) from e
-    return prices
+    return read_price_table(
+        path, TRAINING_PRICES, lambda entry: float(entry["training"] if isinstance(entry, dict) else entry),
+        "training price table", '{"MODEL": {"training": DOLLARS_PER_1M_TRAINING_TOKENS}}',
+    )  # fmt: skip
 
 
 def training_price(model: str, prices: dict[str, float]) -> float | None:
