@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from ftcot.testing.fault_server import FaultPlan, FaultServer
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -43,3 +45,18 @@ def pytest_runtest_makereport(item, call):
         reason = reason.removeprefix("Skipped: ")
         report.outcome = "failed"
         report.longrepr = f"CI=true: a {needs[0]} test must run, not skip ({reason})"
+
+
+@pytest.fixture
+def fault_server():
+    """A factory: fault_server(FaultPlan(...)) starts a server that the test tears down."""
+    servers = []
+
+    def start(plan: FaultPlan | None = None) -> FaultServer:
+        server = FaultServer(plan or FaultPlan()).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

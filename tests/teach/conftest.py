@@ -1,4 +1,4 @@
-"""Shared fixtures of the teacher tests: a private cache and the fault server."""
+"""Shared fixtures of the teacher tests: a private cache (the fault server is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,12 @@ import time
 
 import pytest
 
-from ftcot.testing.fault_server import FaultPlan, FaultServer
-
 
 @pytest.fixture(autouse=True)
 def private_cache(monkeypatch, tmp_path):
     """Every test writes its own cache (the mirror comes from tests/conftest.py); no real key is visible."""
     monkeypatch.setenv("FTCOT_CACHE", str(tmp_path / "ftcot-cache"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-
-
-@pytest.fixture
-def fault_server():
-    """A factory: fault_server(FaultPlan(...)) starts a server that the test tears down."""
-    servers = []
-
-    def start(plan: FaultPlan | None = None) -> FaultServer:
-        server = FaultServer(plan or FaultPlan()).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def wait_for_records(out, at_least: int, proc, timeout: float = 120) -> None:

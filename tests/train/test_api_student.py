@@ -33,19 +33,6 @@ def private_cache(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def fault_server():
-    servers = []
-
-    def start(plan: FaultPlan | None = None) -> FaultServer:
-        servers.append(FaultServer(plan or FaultPlan()).start())
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
 def data_dir(tmp_path) -> Path:
     """A curated data folder: train/val rows and curate's OpenAI chat export."""
     rows = [
