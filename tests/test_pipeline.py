@@ -61,13 +61,29 @@ def test_bad_recipes_name_the_key_and_the_allowed_values(mirror, text, match):
 def test_plan_expands_the_sweep_and_shares_teacher_output(mirror, tmp_path):
     stages = plan(load_recipe(text=RECIPE), tmp_path)
     kinds = [s.kind for s in stages]
-    # 2 tasks x 2 D: teach; x 2 N: curate; x 2 methods: train + eval; one report
+    # 2 tasks x 2 D: teach; x 2 N: curate; ft_cot for each, vanilla (question -> answer, the same
+    # rows for every D) for the first D only: train + eval; one report
     assert kinds.count("teach") == 4 and kinds.count("curate") == 8
-    assert kinds.count("train") == 16 and kinds.count("eval") == 16 and kinds.count("report") == 1
+    assert kinds.count("train") == 8 + 4 and kinds.count("eval") == 12 and kinds.count("report") == 1
+    vanilla = [s.label for s in stages if s.kind == "train" and s.settings["method"] == "vanilla"]
+    assert sorted(vanilla) == sorted(f"{t}-smollm2-vanilla-D1-N{n}" for t in ("coin_flip", "multiarith") for n in (8, 32))
     teach = next(s for s in stages if s.kind == "teach")
     users = [s for s in stages if s.kind == "curate" and s.inputs[0] is teach]
     assert len(users) == 2  # both N share one teacher run
     assert len({s.dir for s in stages}) == len(stages)
+
+
+def test_a_list_of_teachers_sweeps_the_teacher(mirror, tmp_path):
+    text = RECIPE.replace('teacher = "recorded"', 'teacher = ["recorded", "openai:gpt-4o-mini"]')
+    stages = plan(load_recipe(text=text), tmp_path)
+    teach = [s for s in stages if s.kind == "teach"]
+    assert sorted({s.settings["teacher"] for s in teach}) == ["openai:gpt-4o-mini", "recorded"]
+    assert len(teach) == 2 * 2 * 2  # tasks x teachers x D
+    trained = {s.inputs[0].inputs[0].settings["teacher"] for s in stages if s.kind == "train"}
+    assert trained == {"recorded", "openai:gpt-4o-mini"}  # every teacher has its students
+    # A key held by the single-teacher recipe is unchanged: its finished runs are still found.
+    single = {s.dir for s in plan(load_recipe(text=RECIPE), tmp_path)}
+    assert {s.dir for s in teach if s.settings["teacher"] == "recorded"} <= single
 
 
 def test_changing_a_student_setting_redoes_only_its_descendants(mirror, tmp_path):

@@ -49,7 +49,7 @@ from ftcot.manifests import (
     TeachManifest,
     load_manifest,
 )
-from ftcot.prompts import clean_rationale, ft_cot_example, vanilla_example
+from ftcot.prompts import TrainingExample, clean_rationale, ft_cot_example, vanilla_example
 from ftcot.records import Completion, read_records, write_manifest
 from ftcot.sources import sha256_of
 
@@ -267,22 +267,27 @@ def write_openai_exports(out: Path, train_rows: list[dict], val_rows: list[dict]
     folder.mkdir(exist_ok=True)
     counts = {}
     for split, rows in (("train", train_rows), ("val", val_rows)):
-        ft_cot = [
-            _chat(*_pair(ft_cot_example(r["question"], r["rationale"], r["answer"])))
-            for r in rows
-            if r["rationale"] is not None
-        ]
-        questions = {(r["task"], r["sample_id"]): r for r in rows}.values()
-        vanilla = [_chat(*_pair(vanilla_example(r["question"], r["answer"]))) for r in questions]
-        for method, lines in (("ft_cot", ft_cot), ("vanilla", vanilla)):
+        for method in ("ft_cot", "vanilla"):
             name = f"{method}.{split}.jsonl"
+            lines = [_chat(e.prompt, e.completion) for e in training_examples(rows, method)]
             _write_jsonl(folder / name, lines)
             counts[f"openai/{name}"] = len(lines)
     return counts
 
 
-def _pair(example) -> tuple[str, str]:
-    return example.prompt, example.completion
+def training_examples(rows: list[dict], method: str) -> list[TrainingExample]:
+    """The examples a method trains on, in the paper's decoder format: ft_cot, one per row with a
+    rationale; vanilla, one per question (its first row)."""
+    if method == "ft_cot":
+        return [
+            ft_cot_example(r["question"], r["rationale"], r["answer"])
+            for r in rows
+            if r.get("rationale") is not None
+        ]
+    questions: dict[tuple, dict] = {}
+    for r in rows:
+        questions.setdefault((r["task"], r["sample_id"]), r)
+    return [vanilla_example(r["question"], r["answer"]) for r in questions.values()]
 
 
 def _manifest(config, records, train_rows, val_rows, dropped, exports, n_val_records) -> CurateManifest:

@@ -3,7 +3,7 @@
 A recipe names the tasks and one section per stage; the keys of each section are the
 fields of that stage's config (the same names as its CLI flags), so nothing is defined
 twice. A few keys take lists and expand into a sweep grid (the paper's scaling figures):
-`teacher.diverse`, `curate.train_questions`, and `[[students]]` with `methods`.
+`teacher.teacher` and `teacher.diverse`, `curate.train_questions`, and `[[students]]` with `methods`.
 
 Every stage run lives in `RUN/<stage>/<label>-<hash>`, where the hash covers the stage's
 settings and the hashes of its inputs: a rerun skips stages whose folder is marked done,
@@ -161,9 +161,9 @@ def _check_settings(recipe: Recipe, source: str) -> None:
     from ftcot.train import train_config
 
     folder, task = Path("<run>"), recipe.tasks[0] if recipe.tasks else "<task>"
-    for diverse in _as_list(recipe.teacher.get("diverse", 1)):
-        teacher = {**recipe.teacher, "diverse": diverse, "task": task, "out": folder}
-        _build(TeachConfig, teacher, f"{source}: [teacher]")
+    for teacher, diverse in _teacher_grid(recipe):
+        settings = {**recipe.teacher, "teacher": teacher, "diverse": diverse, "task": task, "out": folder}
+        _build(TeachConfig, settings, f"{source}: [teacher]")
     for n_train in _as_list(recipe.curate.get("train_questions")):
         data = {**recipe.curate, "train_questions": n_train, "run_dir": folder, "out": folder}
         _build(CurateConfig, data, f"{source}: [curate]")
@@ -196,16 +196,25 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _teacher_grid(recipe: Recipe) -> list[tuple[Any, Any]]:
+    """(teacher, D) pairs of the `[teacher]` section: `teacher` and `diverse` each take a list."""
+    teachers = _as_list(recipe.teacher.get("teacher", "recorded"))
+    return [(t, d) for t in teachers for d in _as_list(recipe.teacher.get("diverse", 1))]
+
+
 def plan(recipe: Recipe, run_dir: Path) -> list[Stage]:
     """Every stage of the recipe, in an order that runs inputs first; teacher output is shared."""
     stages: list[Stage] = []
     curate = dict(recipe.curate)
     evaluation = dict(recipe.eval)
     leaves: list[Stage] = []
+    grid = _teacher_grid(recipe)
     for task in recipe.tasks:
-        for diverse in _as_list(recipe.teacher.get("diverse", 1)):
+        for teacher, diverse in grid:
             teach_settings = {**recipe.teacher, "task": task, "diverse": diverse}
-            spec = str(teach_settings.get("teacher", "recorded")).replace(":", "_").replace("/", "_")
+            if "teacher" in recipe.teacher:  # absent stays absent: the stage keys of older runs hold
+                teach_settings["teacher"] = teacher
+            spec = str(teacher).replace(":", "_").replace("/", "_")
             teach = Stage("teach", f"{task}-{spec}-D{diverse}", teach_settings)
             stages.append(teach)
             leaves.append(teach)
@@ -214,6 +223,8 @@ def plan(recipe: Recipe, run_dir: Path) -> list[Stage]:
                 data = Stage("curate", f"{task}-D{diverse}-N{n_train or 'all'}", curate_settings, [teach])
                 stages.append(data)
                 for student, method in _students(recipe):
+                    if method == "vanilla" and (teacher, diverse) != grid[0]:
+                        continue  # vanilla learns question -> answer: the same rows for every teacher and D
                     settings = {k: v for k, v in student.items() if k != "methods"} | {"method": method}
                     name = str(student["student"]).rsplit("/", 1)[-1].replace(":", "_")
                     train = Stage(

@@ -164,3 +164,43 @@ def test_a_recipe_ends_by_printing_its_results_on_the_terminal(runs_dir, capsys)
     for name, *_ in STUDENTS:
         run = find_runs([runs_dir / name])[0]
         assert compare.pct(run.metrics["accuracy"]) in out  # each student's accuracy, as the report has it
+
+
+def test_students_are_paired_with_their_teachers_answer_on_the_same_split(runs_dir, tmp_path):
+    """A teacher asked on train (where it teaches) says nothing about a test question with the same
+    index; its Zero-shot-CoT baseline on test does, and a student meets the teacher that taught it."""
+    import dataclasses
+
+    from ftcot.records import RecordWriter
+    from ftcot.report import html
+    from tests.report.conftest import train_manifest
+
+    test_teacher = read_records(runs_dir / "teacher")[:5]
+    student = read_records(runs_dir / "student-d4")[:5]
+    on_train = [dataclasses.replace(r, split="train", question="another question", model="qwen") for r in test_teacher]
+    taught = train_manifest(4, 135_000_000, epochs=[]) | {
+        "dataset": {"teacher": "recorded:qwen", "teacher_model": "qwen", "diverse": 4}
+    }
+    folders = {
+        "teach-train": ({"stage": "teach", "method": "zs_cot", "task": "multiarith", "split": "train"}, on_train),
+        "student": ({"stage": "eval", "model": "student", "task": "multiarith", "split": "test", "method": "ft_cot",
+                     "model_manifest": taught}, student),  # fmt: skip
+    }
+    for name, (manifest, records) in folders.items():
+        with RecordWriter(tmp_path / name, manifest) as w:
+            for r in records:
+                w.write(r)
+    rows = [s for s in html.sample_rows(find_runs([tmp_path])) if s["run"] == "student"]
+    assert len(rows) == 5 and all(s["teacher"] is None for s in rows)  # never the train question's answer
+
+    for model in ("other", "qwen"):  # two teachers asked on test: the student's own is shown
+        baseline = {"stage": "eval", "model": model, "task": "multiarith", "split": "test", "method": "zs_cot"}
+        with RecordWriter(tmp_path / f"zs-cot-{model}", baseline) as w:
+            for r in test_teacher:
+                w.write(dataclasses.replace(r, model=model))
+    runs = find_runs([tmp_path])
+    rows = [s for s in html.sample_rows(runs) if s["run"] == "student"]
+    assert [s["teacher"]["model"] for s in rows] == ["qwen"] * 5
+    assert [s["teacher"]["rationale"] for s in rows] == [r.rationale for r in test_teacher]
+    accuracy, split = compare.teacher_accuracy(runs)["multiarith"]
+    assert split == "test"  # the teacher's test answers, not mixed with its train answers

@@ -29,17 +29,25 @@ def size(params: int | None) -> str:
     return f"{params / 1e9:.1f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
 
 
+def is_teacher_run(run: Run) -> bool:
+    """A teacher run, or the Zero-shot-CoT prompt baseline of a model that is not a student."""
+    return run.kind == "teach" or (run.kind == "eval" and not run.is_student and run.method == "zs_cot")
+
+
 def teacher_accuracy(runs: list[Run]) -> dict[str, tuple[float, str]]:
-    """Per task: (accuracy, split) of the teacher runs' records, as the shared checker scores them."""
-    by_task: dict[str, list] = defaultdict(list)
+    """Per task: (accuracy, split) of the teacher's Zero-shot-CoT records, as the shared checker scores
+    them; on the test split when the teacher was asked there (where students are scored), else on
+    the split it was asked most (splits are never mixed into one number)."""
+    by_split: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
-        if run.kind == "teach":
+        if is_teacher_run(run):
             for r in run.records:
-                by_task[r.task].append(r)
+                by_split[r.task][r.split or "?"].append(r)
     result = {}
-    for task, records in by_task.items():
-        splits = sorted({r.split for r in records if r.split})
-        result[task] = (100.0 * sum(bool(r.correct) for r in records) / len(records), "/".join(splits) or "?")
+    for task, splits in by_split.items():
+        split = "test" if "test" in splits else max(splits, key=lambda name: len(splits[name]))
+        records = splits[split]
+        result[task] = (100.0 * sum(bool(r.correct) for r in records) / len(records), split)
     return result
 
 
@@ -84,7 +92,7 @@ def paper_table(runs: list[Run]) -> Table:
     sizes: dict[tuple[str, str, str], int] = {}
     tasks: list[str] = []
     for task, (accuracy, split) in teacher_accuracy(runs).items():
-        teacher_models = {r.model for r in runs if r.kind == "teach" and r.task == task} or {"teacher"}
+        teacher_models = {r.model for r in runs if is_teacher_run(r) and r.task == task} or {"teacher"}
         cells[("teacher: " + ", ".join(sorted(teacher_models)), "–", "zs_cot")][task] = (
             f"{pct(accuracy)} ({split})"
         )

@@ -10,6 +10,7 @@ answers, and filters them: all, correct, wrong, teacher right but student wrong.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from functools import cache
 
 import jinja2
@@ -17,34 +18,46 @@ import jinja2
 from ftcot.anatomy import classify
 from ftcot.metrics import error_category
 from ftcot.records import Completion
-from ftcot.report.compare import Table
+from ftcot.report.compare import Table, is_teacher_run
 from ftcot.report.plots import Plot
 from ftcot.report.runs import Run
 
 MAX_SAMPLES_PER_RUN = 1000  # keeps the page small enough to open fast; the records hold the rest
 
 
-def teacher_lookup(runs: list[Run]) -> dict[tuple[str, int], Completion]:
-    """The teacher's record for each question: a kept (correct) rationale when there is one."""
-    best: dict[tuple[str, int], Completion] = {}
+def teacher_lookup(runs: list[Run]) -> dict[tuple[str, str, int], dict[str, Completion]]:
+    """The teacher's answers to each question, by model: a teacher run's records (a kept, correct
+    rationale when D > 1 gave several), and the Zero-shot-CoT prompt baselines evaluated beside the
+    students (a teacher asked on the test split, where the students are evaluated)."""
+    found: dict[tuple[str, str, int], dict[str, Completion]] = defaultdict(dict)
     for run in runs:
-        if run.kind != "teach":
+        if not is_teacher_run(run):
             continue
         for r in run.records:
-            key = (r.task, r.sample_id)
-            if key not in best or (r.correct and not best[key].correct):
-                best[key] = r
-    return best
+            by_model = found[(r.task, r.split, r.sample_id)]
+            model = run.model
+            if model not in by_model or (r.correct and not by_model[model].correct):
+                by_model[model] = r
+    return found
+
+
+def _teacher_of(run: Run, answers: dict[str, Completion]) -> Completion | None:
+    """The answer of the model that taught this student when it was asked too; else any teacher's."""
+    if not answers or not run.is_student:
+        return None
+    taught_by = run.dataset.teacher_model
+    return answers.get(taught_by) if taught_by in answers else next(iter(answers.values()))
 
 
 def sample_rows(runs: list[Run]) -> list[dict]:
-    """The browser's data: evaluations' samples (or the teacher's, when there is no evaluation)."""
+    """The browser's data: evaluations' samples (or the teacher's, when there is no evaluation), each
+    student's answer paired with its teacher's answer to the same question."""
     teacher = teacher_lookup(runs)
     browsed = [r for r in runs if r.kind == "eval"] or [r for r in runs if r.kind == "teach"]
     rows = []
     for run in browsed:
         for r in run.records[:MAX_SAMPLES_PER_RUN]:
-            t = teacher.get((r.task, r.sample_id)) if run.kind == "eval" else None
+            t = _teacher_of(run, teacher.get((r.task, r.split, r.sample_id), {}))
             rows.append({
                 "run": run.name, "task": r.task, "id": r.sample_id, "index": r.sample_index, "method": r.method,
                 "question": r.question, "gold": r.gold, "prompt": r.prompt, "rationale": r.rationale,

@@ -66,6 +66,8 @@ class Run:
         parts = [base, METHOD_NAMES.get(self.method, self.method)]
         if self.is_student and self.diverse_degree:
             parts.append(f"D={self.diverse_degree}")
+        if self.seed:  # seed 0 is the default; others tell repeated students apart
+            parts.append(f"seed {self.seed}")
         return " · ".join(parts)
 
     @cached_property
@@ -161,6 +163,12 @@ class Run:
     def diverse_degree(self) -> int | None:
         """The teacher's D (rationales sampled per question): its setting, not what survived curation."""
         return self.dataset.diverse
+
+    @property
+    def seed(self) -> int | None:
+        """A student's training seed, as its train manifest's hyperparameters state it."""
+        m = self.manifest if isinstance(self.manifest, TrainManifest) else self.student_manifest
+        return (m.hyperparameters or {}).get("seed") if m is not None else None
 
     @property
     def train_questions(self) -> int | None:

@@ -52,6 +52,15 @@ def estimate_tokens(text: str) -> int:
     return len(tiktoken.get_encoding("o200k_base").encode(text))
 
 
+def token_count_method() -> str:
+    """How `estimate_tokens` counts, for dry runs to say."""
+    try:
+        import tiktoken  # noqa: F401
+    except ImportError:
+        return "4 characters a token (approximate)"
+    return "tiktoken"
+
+
 def load_prices(path: str | Path | None) -> dict[str, tuple[float, float]]:
     return read_price_table(
         path, DEFAULT_PRICES, lambda entry: (float(entry["input"]), float(entry["output"])),
@@ -84,12 +93,18 @@ def price_for(
     """The price of a model, or None when unknown."""
     if backend in LOCAL_BACKENDS:
         return Price(0.0, 0.0)
-    matches = [name for name in prices if model == name or model.startswith(name)]
-    if not matches:
+    listed = price_of(model, prices)
+    if listed is None:
         return None
-    p_in, p_out = prices[max(matches, key=len)]
+    p_in, p_out = listed
     factor = BATCH_DISCOUNT if batch else 1.0
     return Price(p_in * factor, p_out * factor)
+
+
+def price_of(model: str, prices: dict):
+    """A model's entry in a price table: its longest listed prefix's; None when none matches."""
+    matches = [name for name in prices if model == name or model.startswith(name)]
+    return prices[max(matches, key=len)] if matches else None
 
 
 class CostTracker:

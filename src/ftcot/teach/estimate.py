@@ -14,7 +14,7 @@ from ftcot.teach.backends import parse_teacher
 from ftcot.teach.backends.base import cache_model_name
 from ftcot.teach.cache import GenerationCache
 from ftcot.teach.config import TeachConfig
-from ftcot.teach.cost import estimate_tokens, load_prices, price_for
+from ftcot.teach.cost import estimate_tokens, load_prices, price_for, token_count_method
 from ftcot.teach.plan import RequestPlan
 
 # Backends that cannot return n samples of one prompt in one call (llama.cpp): one request per sample.
@@ -82,15 +82,7 @@ def estimate(config: TeachConfig) -> dict:
         "requests_at_most": requests,
         "prompt_tokens": prompt_tokens,
         "completion_tokens_at_most": completion_tokens,
-        "token_count": "tiktoken" if _has_tiktoken() else "4 characters a token (approximate)",
+        "token_count": token_count_method(),
         "cost_at_most": None if price is None else price.cost(prompt_tokens, completion_tokens),
         "price_per_1m": None if price is None else {"input": price.input, "output": price.output},
     }
-
-
-def _has_tiktoken() -> bool:
-    try:
-        import tiktoken  # noqa: F401
-    except ImportError:
-        return False
-    return True
