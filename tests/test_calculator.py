@@ -193,3 +193,33 @@ def test_repair_fixes_only_what_changes_nothing_else():
     # The wrong result is the answer the label states: the plan, not the arithmetic, is off.
     assert repair("5 + 4 = 8 apples.", "8") is None
     assert repair("No equations here.", "3") == "No equations here."
+
+
+def test_reads_latex_as_instruction_tuned_teachers_write_it():
+    """Qwen2.5-Coder's rationales (and its students'): `\\[ 42 \\text{ red} + 7 \\text{ green} = 59 \\]`."""
+    text = (
+        r"\[ 42 \text{ red} + 7 \text{ green} = 59 \text{ apples} \] "
+        r"\[ 3 \times 4 = 12 \] and \( 6 \div 4 = 1.5 \), \( 2 \cdot 5 = 10 \), \$5 \times 2 = \$11."
+    )
+    found = [(e.expression, e.stated, e.correct, e.result) for e in find_equations(text)]
+    assert found == [
+        (r"42 \text{ red} + 7 \text{ green}", "59", False, "49"),
+        (r"3 \times 4", "12", True, "12"),
+        (r"6 \div 4", "1.5", True, "1.5"),
+        (r"2 \cdot 5", "10", True, "10"),
+        (r"\$5 \times 2", r"\$11", False, r"\$10"),
+    ]
+    assert pending_result(r"so \[ 42 \text{ red} + 7 \text{ green} =") == (
+        r"42 \text{ red} + 7 \text{ green}",
+        " 49",
+        " 49",
+    )
+    assert pending_result(r"pays \$5 \times 3 = ") == (r"\$5 \times 3", r" \$15", r"\$15")
+    assert (
+        repair(r"\[ 4 \times 5 = 21 \text{ cars} \] in all.", "3")
+        == r"\[ 4 \times 5 = 20 \text{ cars} \] in all."
+    )
+    # Not arithmetic: a unit alone, a command that only starts like an operator, an unclosed or long label.
+    for text in (r"3 \timesx 4", r"\text{a} + 1", r"3 \text{ apples + 4", "3 \\text{" + "a" * 40 + "} + 4"):
+        assert try_evaluate(text) is None, text
+    assert evaluate(r"(3 \times 4) \div 2") == 6

@@ -66,7 +66,9 @@ def test_plan_expands_the_sweep_and_shares_teacher_output(mirror, tmp_path):
     assert kinds.count("teach") == 4 and kinds.count("curate") == 8
     assert kinds.count("train") == 8 + 4 and kinds.count("eval") == 12 and kinds.count("report") == 1
     vanilla = [s.label for s in stages if s.kind == "train" and s.settings["method"] == "vanilla"]
-    assert sorted(vanilla) == sorted(f"{t}-smollm2-vanilla-D1-N{n}" for t in ("coin_flip", "multiarith") for n in (8, 32))
+    assert sorted(vanilla) == sorted(
+        f"{t}-smollm2-vanilla-D1-N{n}" for t in ("coin_flip", "multiarith") for n in (8, 32)
+    )
     teach = next(s for s in stages if s.kind == "teach")
     users = [s for s in stages if s.kind == "curate" and s.inputs[0] is teach]
     assert len(users) == 2  # both N share one teacher run

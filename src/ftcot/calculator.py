@@ -1,4 +1,4 @@
-"""A safe calculator for rationales: evaluate `a op b` expressions, check stated equations, format results.
+r"""A safe calculator for rationales: evaluate `a op b` expressions, check stated equations, format results.
 
 One parser serves three readers: the error anatomy (is an equation's stated result wrong?),
 curation (drop or repair teacher rationales with wrong arithmetic) and calculator-assisted
@@ -6,8 +6,10 @@ decoding (force the result after a student's `expr =`).
 
 Accepted: ASCII decimal numbers (optionally `$`-prefixed, with thousands commas: `$1,200.50`),
 `+ - * /` (also the teacher's spellings `x`, `×`, `÷`; `x` only between spaces, so `4x` stays
-algebra), parentheses and unary minus. Anything else is refused with a `CalculatorError`, never
-evaluated: no `eval`, no exponents, no names. Arithmetic is exact (`Fraction`), and expressions
+algebra), parentheses and unary minus. LaTeX as instruction-tuned teachers (and the students
+that learn from them) write it is read too: `\times`, `\cdot`, `\div`, `\$`, and unit labels
+`\text{ apples}`, which are skipped (`42 \text{ red} + 7 \text{ green} = 49`). Anything else
+is refused with a `CalculatorError`, never evaluated: no `eval`, no exponents, no names. Arithmetic is exact (`Fraction`), and expressions
 that are too long, literals with too many digits and results too large are refused, so hostile
 text costs microseconds.
 """
@@ -26,11 +28,17 @@ ROUND_DECIMALS = 2  # others are rounded like a teacher rounds (1/3 = 0.33)
 
 # Tokens: [0-9] and not \d, which would also accept Arabic-Indic or full-width digits.
 _DIGITS = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
-_TOKEN = re.compile(rf"\s*(?:(?P<number>\$?{_DIGITS})|(?P<op>[-+*/×÷()])|(?P<times>(?<=\s)[xX](?=\s)))")
+_DOLLAR = r"\\?\$"  # $ or LaTeX's \$
+_UNIT = r"\\text\{[^{}\\]{0,30}\}"  # a LaTeX unit label: read as a space
+_LATEX_OPS = {"\\times": "×", "\\cdot": "×", "\\div": "÷"}
+_TOKEN = re.compile(
+    rf"\s*(?:(?P<number>(?:{_DOLLAR})?{_DIGITS})|(?P<op>[-+*/×÷()])|(?P<times>(?<=\s)[xX](?=\s))"
+    rf"|(?P<latex>\\times|\\cdot|\\div)(?![a-zA-Z])|(?P<unit>{_UNIT}))"
+)
 _MULTIPLY, _DIVIDE = {"*", "×", "x", "X"}, {"/", "÷"}
-# Characters an expression can be made of, for scanning back from an '='.
-_EXPRESSION_CHARS = set("0123456789.,$+-*/×÷()xX \t")
-_STATED = re.compile(rf"[ \t]*(?P<dollar>\$)?(?P<number>-?{_DIGITS})")
+# What an expression can be made of, for scanning back from an '=': LaTeX pieces or single characters.
+_EXPRESSION_PIECE = re.compile(rf"(?:{_UNIT}|\\times|\\cdot|\\div|\\\$|[0-9.,$+\-*/×÷()xX \t])\Z")
+_STATED = re.compile(rf"[ \t]*(?P<dollar>{_DOLLAR})?(?P<number>-?{_DIGITS})")
 
 
 class CalculatorError(ValueError):
@@ -38,7 +46,7 @@ class CalculatorError(ValueError):
 
 
 def parse_number(text: str) -> Fraction:
-    digits = text.lstrip("$").replace(",", "")
+    digits = text.lstrip("\\$").replace(",", "")
     if sum(c.isdigit() for c in digits) > MAX_DIGITS:
         raise CalculatorError(f"number {text[:20]!r}... has more than {MAX_DIGITS} digits")
     return Fraction(digits)
@@ -54,7 +62,11 @@ def tokenize(expression: str) -> list[str]:
             if expression[at:].strip() == "":
                 break
             raise CalculatorError(f"unexpected {expression[at:].strip()[:10]!r}")
-        tokens.append(match.group(match.lastgroup))
+        kind = match.lastgroup
+        if kind == "latex":
+            tokens.append(_LATEX_OPS[match.group(kind)])
+        elif kind != "unit":
+            tokens.append(match.group(kind))
         at = match.end()
     return tokens
 
@@ -104,7 +116,7 @@ class _Parser:
                 raise CalculatorError("unbalanced parentheses")
             self.take()
             return value
-        if token[0] in "$0123456789":
+        if token[0] in "\\$0123456789":
             return _checked(parse_number(token))
         raise CalculatorError(f"unexpected {token!r}")
 
@@ -177,9 +189,15 @@ class Equation:
     end: int  # where it ends
 
     @property
+    def dollar(self) -> str:
+        """How the stated result writes its dollar sign: '$', '\\$' (LaTeX) or ''."""
+        written = re.match(_DOLLAR, self.stated)
+        return written.group() if written else ""
+
+    @property
     def number(self) -> str:
         """The stated result without '$' and thousands commas: '-12.50'."""
-        return self.stated.lstrip("$").replace(",", "")
+        return self.stated[len(self.dollar) :].replace(",", "")
 
     @property
     def correct(self) -> bool:
@@ -188,7 +206,7 @@ class Equation:
     @property
     def result(self) -> str:
         """The calculator's result, written as the stated one was ($ or not)."""
-        return format_number(self.value, dollar=self.stated.startswith("$"))
+        return self.dollar + format_number(self.value)
 
 
 def expression_before(text: str) -> str | None:
@@ -198,10 +216,15 @@ def expression_before(text: str) -> str | None:
     '... a total of 41 + 29 ' gives '41 + 29'; 'she has 4 cupcakes + 29 ' gives None."""
     stop = len(text.rstrip())
     start = stop
-    while start > 0 and text[start - 1] in _EXPRESSION_CHARS and stop - start < 2 * MAX_EXPRESSION_CHARS:
-        start -= 1
+    while stop - start < 2 * MAX_EXPRESSION_CHARS:
+        piece = _EXPRESSION_PIECE.search(text, max(0, start - 40), start)
+        if piece is None:
+            break
+        start = piece.start()
     for at in range(start, stop):
-        begins = text[at] in "0123456789($-" and (at == start or text[at - 1] not in "0123456789.,$")
+        begins = (text[at] in "0123456789($-" or text.startswith("\\$", at)) and (
+            at == start or text[at - 1] not in "0123456789.,$\\"
+        )
         if (
             begins
             and stop - at <= MAX_EXPRESSION_CHARS
@@ -223,7 +246,7 @@ def find_equations(text: str) -> list[Equation]:
         if stated is None or expression is None:
             continue
         rest = text[stated.end() :]
-        if re.match(r"\s*(?:[-+*/×÷]|[xX]\s)\s*[0-9$(]|[0-9%]", rest):
+        if re.match(r"\s*(?:[-+*/×÷]|[xX]\s|\\times|\\cdot|\\div)\s*[0-9$(\\]|[0-9%]|\\%", rest):
             continue  # '= 5/2', '= 3 + 4' (the stated side is itself an expression) or '= 50%'
         number_start = stated.start("dollar") if stated.group("dollar") else stated.start("number")
         value = evaluate(expression)
@@ -244,7 +267,8 @@ def pending_result(text: str) -> tuple[str, str, str] | None:
     expression = expression_before(text[: match.start()])
     if expression is None:
         return None
-    result = " " + format_number(evaluate(expression), dollar="$" in expression)
+    dollar = "\\$" if "\\$" in expression else "$" if "$" in expression else ""
+    result = " " + dollar + format_number(evaluate(expression))
     written = match.group(1)
     return expression, result, result[len(written) :]
 

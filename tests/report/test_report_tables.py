@@ -177,14 +177,28 @@ def test_students_are_paired_with_their_teachers_answer_on_the_same_split(runs_d
 
     test_teacher = read_records(runs_dir / "teacher")[:5]
     student = read_records(runs_dir / "student-d4")[:5]
-    on_train = [dataclasses.replace(r, split="train", question="another question", model="qwen") for r in test_teacher]
+    on_train = [
+        dataclasses.replace(r, split="train", question="another question", model="qwen") for r in test_teacher
+    ]
     taught = train_manifest(4, 135_000_000, epochs=[]) | {
         "dataset": {"teacher": "recorded:qwen", "teacher_model": "qwen", "diverse": 4}
     }
     folders = {
-        "teach-train": ({"stage": "teach", "method": "zs_cot", "task": "multiarith", "split": "train"}, on_train),
-        "student": ({"stage": "eval", "model": "student", "task": "multiarith", "split": "test", "method": "ft_cot",
-                     "model_manifest": taught}, student),  # fmt: skip
+        "teach-train": (
+            {"stage": "teach", "method": "zs_cot", "task": "multiarith", "split": "train"},
+            on_train,
+        ),
+        "student": (
+            {
+                "stage": "eval",
+                "model": "student",
+                "task": "multiarith",
+                "split": "test",
+                "method": "ft_cot",
+                "model_manifest": taught,
+            },
+            student,
+        ),  # fmt: skip
     }
     for name, (manifest, records) in folders.items():
         with RecordWriter(tmp_path / name, manifest) as w:
@@ -194,7 +208,13 @@ def test_students_are_paired_with_their_teachers_answer_on_the_same_split(runs_d
     assert len(rows) == 5 and all(s["teacher"] is None for s in rows)  # never the train question's answer
 
     for model in ("other", "qwen"):  # two teachers asked on test: the student's own is shown
-        baseline = {"stage": "eval", "model": model, "task": "multiarith", "split": "test", "method": "zs_cot"}
+        baseline = {
+            "stage": "eval",
+            "model": model,
+            "task": "multiarith",
+            "split": "test",
+            "method": "zs_cot",
+        }
         with RecordWriter(tmp_path / f"zs-cot-{model}", baseline) as w:
             for r in test_teacher:
                 w.write(dataclasses.replace(r, model=model))
