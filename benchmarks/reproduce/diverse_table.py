@@ -1,68 +1,81 @@
-"""Accuracy against the diverse degree D: teacher yield and student accuracy per D.
+"""The diverse-reasoning curve: student accuracy against D, beside vanilla and the teacher.
 
-Reads a `ftcot run benchmarks/reproduce/diverse_cpu.toml` (or recipes/diverse_live.toml)
-run folder and writes a Markdown table.
+Reads run folders (a recipe's run folder, or several: seeds and teachers run as separate
+recipes) and writes a Markdown table, its JSON, and the plot the HTML report draws. Every label
+comes from the runs' manifests (teacher, D, seed, questions, rows), never from folder names.
 
-    python benchmarks/reproduce/diverse_table.py runs/diverse --out benchmarks/reproduce/diverse.md
+    python benchmarks/reproduce/diverse_table.py runs/diverse-q05 runs/diverse-q05-seed1 \
+        --out benchmarks/reproduce/diverse_q05.md
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
+from ftcot.report import find_runs, plots
+from ftcot.report.compare import is_teacher_run
+from ftcot.report.runs import Run
 
-def _d(name: str) -> int | None:
-    match = re.search(r"-D(\d+)-", name + "-")
-    return int(match.group(1)) if match else None
+
+def row(run: Run) -> dict:
+    m = run.metrics
+    teacher = run.dataset.teacher if run.is_student else run.model
+    return {
+        "run": run.label,
+        "method": run.method,
+        "teacher": teacher or "?",
+        "D": run.diverse_degree if run.is_student and run.method != "vanilla" else None,
+        "seed": run.seed,
+        "train_questions": run.train_questions,
+        "train_rows": run.train_rows,
+        "accuracy": round(m["accuracy"], 2),
+        "ci95": [round(v, 2) for v in m["ci95"]],
+        "correct": m["correct"],
+        "n": m["n"],
+        "folder": str(run.path),
+    }
 
 
-def rows(run_dir: Path) -> list[dict]:
-    by_d: dict[int, dict] = {}
-    for manifest_path in run_dir.glob("curate/*/manifest.json"):
-        d = _d(manifest_path.parent.name)
-        stats = json.loads(manifest_path.read_text()).get("yield", {})
-        by_d.setdefault(d, {})["training_rows"] = stats.get("train_rows_with_rationale")
-        by_d[d]["questions_covered"] = (
-            f"{stats.get('train_questions_covered')}/{stats.get('train_questions')}"
-        )
-    for teach_path in run_dir.glob("teach/*/completions.jsonl"):
-        d = _d(teach_path.parent.name)
-        records = [json.loads(line) for line in teach_path.read_text().splitlines() if line.strip()]
-        by_d.setdefault(d, {})["teacher_rationales"] = len(records)
-        by_d[d]["teacher_correct"] = sum(bool(r.get("correct")) for r in records)
-    for metrics_path in run_dir.glob("eval/*/metrics.json"):
-        d = _d(metrics_path.parent.name)
-        metrics = json.loads(metrics_path.read_text())
-        by_d.setdefault(d, {}).update(accuracy=metrics["accuracy"], n=metrics["n"], ci95=metrics["ci95"])
-    return [{"D": d, **v} for d, v in sorted(by_d.items())]
+def rows(folders: list[Path]) -> list[dict]:
+    runs = [r for r in find_runs(folders) if r.kind == "eval" and r.metrics and r.split == "test"]
+    students = [r for r in runs if r.is_student and not r.manifest.calculator]
+    teachers = [r for r in runs if is_teacher_run(r)]
+    order = {"zs_cot": 0, "vanilla": 1, "ft_cot": 2}
+    table = [row(r) for r in teachers + students]
+    return sorted(table, key=lambda r: (order.get(r["method"], 3), r["teacher"], r["D"] or 0, r["seed"] or 0))
 
 
 def render(table: list[dict]) -> str:
     lines = [
-        "| D | teacher rationales | correct | training rows | train questions covered | student accuracy (95% CI) | n |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| run | teacher | D | seed | train questions | training rows | accuracy % (95% CI) | correct / n |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in table:
-        acc = f"{r['accuracy']:.1f} ({r['ci95'][0]:.0f}–{r['ci95'][1]:.0f})" if "accuracy" in r else "–"
+        low, high = r["ci95"]
+        cells = [r["run"], r["teacher"], r["D"], r["seed"], r["train_questions"], r["train_rows"]]
+        cells = ["–" if c is None else str(c) for c in cells]
         lines.append(
-            f"| {r['D']} | {r.get('teacher_rationales', '–')} | {r.get('teacher_correct', '–')} | "
-            f"{r.get('training_rows', '–')} | {r.get('questions_covered', '–')} | {acc} | {r.get('n', '–')} |"
+            f"| {' | '.join(cells)} | **{r['accuracy']:.1f}** ({low:.1f}–{high:.1f}) | {r['correct']} / {r['n']} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/reproduce/diverse.md"))
+    parser.add_argument("folders", type=Path, nargs="+")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/reproduce/diverse_q05.md"))
     args = parser.parse_args()
-    table = rows(args.run_dir)
+    table = rows(args.folders)
     text = render(table)
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
+    runs = [r for r in find_runs(args.folders) if not (r.kind == "eval" and r.manifest.calculator)]
+    figure = plots.all_plots(runs)
+    curve = next((p for p in figure if p.title == plots.DIVERSE_TITLE), None)
+    if curve is not None:
+        args.out.with_suffix(".png").write_bytes(curve.png)
     print(text)
 
 

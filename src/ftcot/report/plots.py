@@ -31,6 +31,9 @@ class Plot:
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
+DIVERSE_TITLE = "Accuracy vs diverse reasoning"
+
+
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
@@ -39,27 +42,57 @@ def _png(fig) -> bytes:
 
 
 def accuracy_against(
-    runs: list[Run], x_of, line_of, xlabel: str, title: str, log_x: bool = False
+    runs: list[Run], x_of, line_of, xlabel: str, title: str, log_x: bool = False, references: bool = False
 ) -> Plot | None:
-    """Accuracy of evaluations against a number each run knows (x_of(run)), one line per line_of(run)."""
-    lines: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    """Accuracy of evaluations against a number each run knows (x_of(run)), one line per line_of(run):
+    every run a point with its 95% interval, the line through the mean of runs at the same x (seeds).
+    With `references`, each task's other evaluations (the vanilla baseline, trained at one D; the
+    teacher's Zero-shot-CoT, at none) are drawn as horizontal lines to compare against."""
+    lines: dict[str, list[tuple[float, float, tuple[float, float]]]] = defaultdict(list)
     for run in runs:
         x = x_of(run) if run.kind == "eval" else None
         if x is not None and run.metrics:
-            lines[line_of(run)].append((float(x), run.metrics["accuracy"]))
-    lines = {label: sorted(points) for label, points in lines.items() if len({x for x, _ in points}) >= 2}
+            lines[line_of(run)].append((float(x), run.metrics["accuracy"], _interval(run)))
+    lines = {label: sorted(points) for label, points in lines.items() if len({x for x, _, _ in points}) >= 2}
     if not lines:
         return None
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
     for label, points in sorted(lines.items()):
-        xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, marker="o", label=label)
+        xs = sorted({x for x, _, _ in points})
+        means = [sum(y for x2, y, _ in points if x2 == x) / sum(x2 == x for x2, _, _ in points) for x in xs]
+        (line,) = ax.plot(xs, means, marker="o", label=label)
+        ys = [y for _, y, _ in points]
+        errors = [[y - low for _, y, (low, _) in points], [high - y for _, y, (_, high) in points]]
+        ax.errorbar(
+            [x for x, _, _ in points],
+            ys,
+            yerr=errors,
+            fmt="none",
+            ecolor=line.get_color(),
+            alpha=0.5,
+            capsize=3,
+        )
+    if references:  # same task, not on a drawn line: vanilla (one D), the teacher (no D)
+        tasks = {label.split(" · ")[0] for label in lines}
+        for run in runs:
+            drawn = x_of(run) is not None and line_of(run) in lines
+            if run.kind == "eval" and run.metrics and not drawn and run.task in tasks:
+                ax.axhline(run.metrics["accuracy"], linestyle="--", linewidth=1, color="gray", alpha=0.8)
+                ax.annotate(f"{run.label} {run.metrics['accuracy']:.1f}", (0.01, run.metrics["accuracy"]),
+                            xycoords=("axes fraction", "data"), fontsize=7, color="dimgray", va="bottom")  # fmt: skip
     if log_x:
         ax.set_xscale("log", base=2 if xlabel.startswith("diverse") else 10)
-    ax.set(xlabel=xlabel, ylabel="accuracy (%)", title=title)
+    ax.set(xlabel=xlabel, ylabel="accuracy (%, 95% CI)", title=title)
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return Plot(title, _png(fig))
+
+
+def _interval(run: Run) -> tuple[float, float]:
+    accuracy = run.metrics["accuracy"]
+    low, high = run.metrics.get("ci95") or (accuracy, accuracy)
+    return float(low), float(high)
 
 
 def training_curves(run: Run) -> Plot | None:
@@ -103,8 +136,9 @@ def all_plots(runs: list[Run]) -> list[Plot]:
             lambda r: r.diverse_degree,
             _student,
             "diverse degree D",
-            "Accuracy vs diverse reasoning",
+            DIVERSE_TITLE,
             True,
+            references=True,
         ),
         accuracy_against(
             runs,

@@ -64,7 +64,9 @@ class Run:
         else:
             return self.name
         parts = [base, METHOD_NAMES.get(self.method, self.method)]
-        if self.is_student and self.diverse_degree:
+        if (
+            self.is_student and self.diverse_degree and self.method != "vanilla"
+        ):  # vanilla learns no rationale
             parts.append(f"D={self.diverse_degree}")
         if self.seed:  # seed 0 is the default; others tell repeated students apart
             parts.append(f"seed {self.seed}")
@@ -126,9 +128,11 @@ class Run:
     def method(self) -> str:
         """The method of the run; for a student's evaluation, how the student was trained (its train
         manifest's student_format: a step-by-step student is prompted with the vanilla-format label task)."""
-        student = self.student_manifest
-        if student is not None and student.student_format and student.student_format.trained_as:
-            return student.student_format.trained_as
+        student = self.manifest if isinstance(self.manifest, TrainManifest) else self.student_manifest
+        if student is not None and student.student_format:
+            trained = student.student_format.trained_as or student.student_format.method
+            if trained:
+                return trained
         stated = self._prompted.method if self._prompted else None
         return stated or self._first_record("method") or ("zs_cot" if self.kind == "teach" else "?")
 
