@@ -24,6 +24,9 @@ from pathlib import Path
 from ftcot.anatomy import CATEGORIES, anatomy
 from ftcot.records import read_records
 from ftcot.records import score as score_records
+from ftcot.report import find_runs
+from ftcot.report.compare import is_teacher_run
+from ftcot.report.runs import Run, read_run
 
 PAPER_NOTE = (
     "The paper's GPT-3 6.7B Fine-tune-CoT student with diverse reasoning reached 53.3% on MultiArith "
@@ -36,13 +39,14 @@ def _manifest(folder: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def student_evaluations(run_dir: Path) -> list[Path]:
-    """Evaluations of trained students (their manifest carries the student's train manifest)."""
+def student_evaluations(run_dir: Path, methods: set[str], degrees: set[int] | None) -> list[Run]:
+    """Plain (no calculator) evaluations of trained students, of the given methods and teacher D."""
     found = []
-    for folder in sorted(p.parent for p in run_dir.glob("eval/*/manifest.json")):
-        manifest = _manifest(folder)
-        if (manifest.get("model_manifest") or {}).get("stage") == "train" and not manifest.get("calculator"):
-            found.append(folder)
+    for run in find_runs([run_dir]):
+        if run.kind != "eval" or not run.is_student or run.manifest.calculator or run.method not in methods:
+            continue
+        if degrees is None or run.diverse_degree in degrees:
+            found.append(run)
     return found
 
 
@@ -64,23 +68,32 @@ def with_calculator(run_dir: Path, evaluation: Path, limit: int | None) -> Path:
 
 def summary(folder: Path, questions: set | None = None) -> dict:
     """Accuracy and anatomy of an evaluation, over `questions` ((task, sample_id)) when given."""
-    manifest = _manifest(folder)
-    records = [r for r in read_records(folder) if questions is None or (r.task, r.sample_id) in questions]
+    run = read_run(folder)
+    records = [r for r in run.records if questions is None or (r.task, r.sample_id) in questions]
     metrics = score_records(records)
-    student = manifest.get("model_manifest") or {}
-    trained = student.get("student_format") or {}
     return {
         "run": folder.name,
-        "task": manifest.get("task"),
-        "student": Path(str(manifest.get("model", "?"))).name,
-        "method": trained.get("trained_as") or manifest.get("method"),
-        "diverse": (student.get("dataset") or {}).get("diverse"),
-        "calculator": bool(manifest.get("calculator")),
+        "task": run.task,
+        "student": run.label,
+        "method": run.method,
+        "diverse": run.diverse_degree,
+        "seed": run.seed,
+        "calculator": bool(run.manifest.calculator),
         "n": metrics["n"],
         "accuracy": metrics["accuracy"],
         "ci95": metrics["ci95"],
         "anatomy": anatomy(records),
     }
+
+
+def teacher_rows(run_dir: Path) -> dict[str, dict]:
+    """The teacher's Zero-shot-CoT on each task's test split: the run folder's own teacher baseline
+    when it has one, else the recorded text-davinci-002 log."""
+    found = {}
+    for run in find_runs([run_dir]):
+        if is_teacher_run(run) and run.kind == "eval" and run.split == "test" and run.metrics:
+            found[run.task] = {**run.metrics, "model": run.model}
+    return found
 
 
 def teacher_row(task: str) -> dict | None:
@@ -96,7 +109,7 @@ def teacher_row(task: str) -> dict | None:
         return None
     correct = sum(bool(r.correct) for r in records)
     return {"accuracy": 100 * correct / len(records), "ci95": list(wilson_interval(correct, len(records))),
-            "n": len(records)}  # fmt: skip
+            "n": len(records), "model": "text-davinci-002 (recorded)"}  # fmt: skip
 
 
 def render(rows: list[dict], teachers: dict[str, dict | None]) -> str:
@@ -110,12 +123,12 @@ def render(rows: list[dict], teachers: dict[str, dict | None]) -> str:
         teacher = teachers.get(task)
         if teacher:
             lines.append(
-                f"| {task} | teacher (recorded) | zs_cot | – | – | {_acc(teacher)} | {teacher['n']} |"
+                f"| {task} | teacher: {teacher['model']} | zs_cot | – | – | {_acc(teacher)} | {teacher['n']} |"
                 + " |" * (len(CATEGORIES) + 2)
             )
         for r in sorted(
             (r for r in rows if r["task"] == task),
-            key=lambda r: (r["method"], r["diverse"] or 0, r["calculator"]),
+            key=lambda r: (r["method"], r["diverse"] or 0, r["seed"] or 0, r["calculator"]),
         ):
             a, calc = r["anatomy"], r["anatomy"].get("calculator")
             lines.append(
@@ -137,9 +150,16 @@ def main() -> None:
     parser.add_argument("--evaluate", action="store_true", help="run the missing calculator evaluations")
     parser.add_argument("--limit", type=int, default=None, help="first N test questions only (smoke runs)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/reproduce/calculator.md"))
+    parser.add_argument(
+        "--methods", nargs="+", default=["ft_cot"], help="students trained so (vanilla writes no sums)"
+    )
+    parser.add_argument("--diverse", nargs="+", type=int, default=None, help="only students of these D")
     args = parser.parse_args()
 
-    plain = student_evaluations(args.run_dir)
+    plain = [
+        r.path
+        for r in student_evaluations(args.run_dir, set(args.methods), args.diverse and set(args.diverse))
+    ]
     if not plain:
         sys.exit(f"{args.run_dir}: no student evaluations under eval/ (run a recipe first)")
     rows = []
@@ -153,7 +173,8 @@ def main() -> None:
         # Both rows over the same questions (a --limit run covers the first N only).
         questions = {(r.task, r.sample_id) for r in read_records(done)}
         rows += [summary(evaluation, questions), summary(done, questions)]
-    teachers = {task: teacher_row(task) for task in {r["task"] for r in rows}}
+    teachers = teacher_rows(args.run_dir)
+    teachers |= {task: teacher_row(task) for task in {r["task"] for r in rows} - set(teachers)}
     table = render(rows, teachers)
     command = "python " + " ".join(sys.argv)
     args.out.write_text(f"{table}\nMade by `{command}`.\n")
