@@ -17,6 +17,7 @@ from ftcot.evaluate import (
     majority_vote,
     split_student_output,
 )
+from ftcot.prompts import METHODS
 from ftcot.records import Completion, read_manifest, read_records
 from ftcot.tasks import get_task
 from tests.tiny_models import tiny_llama_config
@@ -107,6 +108,19 @@ def test_config_validation():
         EvalConfig(model="m", task="t", out="x", self_consistency=3)
     assert EvalConfig(model="m", task="t", out="x", method="ft_cot").stop_strings == ["END"]
     assert EvalConfig(model="m", task="t", out="x", method="zs_cot").new_tokens == 128
+
+
+def test_default_stop_is_where_the_model_runs():
+    """A local model's zs_cot steps stop at the next 'Q:'; a served one is asked as the teacher engine
+    asks (Kojima's steps stop at nothing); the other methods stop alike."""
+    local = {m: EvalConfig(model="m", task="t", out="x", method=m).stop_strings for m in METHODS}
+    served = {m: EvalConfig(model="openai:m", task="t", out="x", method=m).stop_strings for m in METHODS}
+    assert local == {"zero_shot": ["\nQ:"], "zs_cot": ["\nQ:"], "fs_cot": ["\nQ:"], "ft_cot": ["END"],
+                     "vanilla": ["END"]}  # fmt: skip
+    assert served == {**local, "zs_cot": []}
+    assert EvalConfig(model="openai:m", task="t", out="x", method="zs_cot", stop=["##"]).stop_strings == [
+        "##"
+    ]
 
 
 # --- end to end ------------------------------------------------------------------------------------

@@ -48,14 +48,9 @@ Method = Literal["zero_shot", "zs_cot", "fs_cot", "ft_cot", "vanilla"]
 # Generation budgets per method. Kojima's teacher: 128 rationale tokens, 32 answer tokens; the
 # paper let students write up to 1024 tokens in all, which is slow on a CPU: raise it with --max-new-tokens.
 DEFAULT_MAX_NEW_TOKENS = {"zero_shot": 32, "zs_cot": 128, "fs_cot": 256, "ft_cot": 512, "vanilla": 32}
-# Prompted models run on into a new "Q:"; students end with EOS, or " END" in the GPT-3 API format.
-DEFAULT_STOP = {
-    "zero_shot": ["\nQ:"],
-    "zs_cot": ["\nQ:"],
-    "fs_cot": ["\nQ:"],
-    "ft_cot": ["END"],
-    "vanilla": ["END"],
-}
+# Stop strings of a model evaluated with transformers, per method (`prompts.default_stop`); a served
+# model gets the teacher engine's, where Kojima's zs_cot steps stop at nothing.
+DEFAULT_STOP = {method: list(prompts.default_stop(method, local=True)) for method in prompts.METHODS}
 SERVED_KINDS = ("openai", "vllm", "llamacpp")
 # What must match for an existing run folder to be resumed rather than refused.
 RESUME_KEYS = (
@@ -78,21 +73,30 @@ RESUME_KEYS = (
 class EvalConfig(BaseModel):
     """One evaluation run. The CLI flags of `ftcot eval` are these fields."""
 
-    model: str = Field(description="model spec: bundled name (smollm2), local folder, .gguf or HF id")
-    task: str
-    out: Path
-    split: str = "test"
-    method: Method = "zero_shot"
-    max_new_tokens: int | None = Field(None, gt=0, description="default per method: DEFAULT_MAX_NEW_TOKENS")
+    model: str = Field(
+        description="model spec: bundled name (smollm2), a student's output folder, .gguf or HF id, or a "
+        "served model (openai:MODEL with --base-url, vllm:MODEL, llamacpp:FILE.gguf) through the teacher engine"
+    )
+    task: str = Field(description="task name, or a task card .toml for your own data")
+    out: Path = Field(description="run folder (an existing one is resumed)")
+    split: str = Field("test", description="the task's split to evaluate on")
+    method: Method = Field("zero_shot", description="prompting method (ft_cot, vanilla: fine-tuned students)")
+    max_new_tokens: int | None = Field(
+        None, gt=0, description="default per method (DEFAULT_MAX_NEW_TOKENS; docs/evaluate.md)"
+    )
     answer_max_new_tokens: int = Field(32, gt=0, description="zs_cot step 2 (the answer after the trigger)")
     batch_size: int = Field(8, gt=0, description="sequences per forward pass")
     limit: int | None = Field(None, gt=0, description="evaluate only the first N questions of the split")
-    stop: list[str] | None = Field(None, description="stop strings; default per method: DEFAULT_STOP")
+    stop: list[str] | None = Field(
+        None, description="stop string (repeatable); default per method (DEFAULT_STOP; docs/evaluate.md)"
+    )
     self_consistency: int = Field(1, ge=1, description="k samples per question; maj@k is reported")
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     seed: int = 0
-    style: Literal["default", "gpt3"] = "default"  # student prompt format (ftcot.prompts.ft_cot_example)
+    style: Literal["default", "gpt3"] = Field(
+        "default", description="student prompt format (ftcot.prompts.ft_cot_example)"
+    )
     # Text before each question: a step-by-step student's task prefix ('[label] '), from its manifest.
     question_prefix: str = ""
     calculator: bool = Field(
@@ -100,10 +104,10 @@ class EvalConfig(BaseModel):
         description="calculator-assisted decoding: after an arithmetic expression and '=', force the "
         "calculator's result (ftcot.calculator); records list each intervention in meta['calculator']",
     )
-    device: str | None = None
+    device: str | None = Field(None, description="cpu, cuda, ... (default: cpu)")
     # Served models (openai:, vllm:, llamacpp: specs) go through the teacher engine: cache, limits, resume.
     base_url: str | None = Field(None, description="OpenAI-compatible server for openai: models")
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
     chat: bool | None = Field(
         None,
         description="served models: chat or legacy completions endpoint (default: as an API student was "
@@ -138,7 +142,10 @@ class EvalConfig(BaseModel):
 
     @property
     def stop_strings(self) -> list[str]:
-        return DEFAULT_STOP[self.method] if self.stop is None else self.stop
+        """The stop strings sent: the given ones, else the method's default where the model runs."""
+        if self.stop is not None:
+            return self.stop
+        return list(prompts.default_stop(self.method, local=not self.served))
 
 
 # --- prompts and records ----------------------------------------------------------------------------
@@ -409,7 +416,7 @@ def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], 
             base_url=config.base_url,
             api_key_env=config.api_key_env,
             chat=config.chat if config.chat is not None else trained_on_chat(config.model),
-            stop=config.stop,  # None: the method's default (a student's trained END)
+            stop=config.stop_strings,  # what the manifest states (a student's trained END by default)
             concurrency=config.concurrency,
             batch_size=config.batch_size,
         )

@@ -74,6 +74,19 @@ def first_prompt(
     return student_prompt(question, encoder_decoder=encoder_decoder, style=style)
 
 
+def default_stop(method: str, *, local: bool = False) -> tuple[str, ...]:
+    """Where a method's replies stop unless told otherwise. A one-step prompt ends in "A:", and the
+    model would go on to invent the next "Q:". A fine-tuned student ends its turn, or its trained
+    ` END` on a completions endpoint. Kojima's Zero-shot-CoT steps stop at nothing, as the paper
+    asked its teacher (the teacher engine: `ftcot teach`, and `ftcot eval` of a served model);
+    `local`: a model evaluated with transformers stops them at "Q:" too, or it runs on."""
+    if method in ("ft_cot", "vanilla"):
+        return (END_PHRASE.strip(),)
+    if method == "zs_cot" and not local:
+        return ()
+    return ("\nQ:",)
+
+
 # --- student training formats ---------------------------------------------------------------
 
 

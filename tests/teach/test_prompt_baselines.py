@@ -9,6 +9,7 @@ from ftcot.errors import ConfigError
 from ftcot.evaluate import EvalConfig, evaluate
 from ftcot.records import read_manifest, read_records
 from ftcot.teach.driver import TeachConfig, teach
+from ftcot.testing.fault_server import FaultPlan
 
 
 def test_zero_shot_teacher_answers_in_one_request_per_question(fault_server, tmp_path):
@@ -54,6 +55,24 @@ def test_eval_of_a_served_model_with_few_shot_cot(fault_server, tmp_path, monkey
     evaluate(config)  # a rerun is served by the cache and the records
     assert server.stats.completions == requests
     assert "sk-secret" not in "".join(p.read_text() for p in out.iterdir() if p.is_file())
+
+
+@pytest.mark.parametrize("method", ["zs_cot", "zero_shot"])
+def test_served_eval_states_the_stop_it_sent(fault_server, tmp_path, method):
+    """The eval manifest and records state the stop strings the server received: none for Kojima's
+    zs_cot steps (the teacher engine's default, not a local model's '\\nQ:'), '\\nQ:' for one step."""
+    server = fault_server(FaultPlan(record_requests=True))
+    out = tmp_path / method
+    config = EvalConfig(
+        model="openai:fault-model", task="multiarith", split="test", method=method, limit=3, out=out,
+        base_url=server.url,
+    )  # fmt: skip
+    evaluate(config)
+    stated = read_manifest(out)["stop"]
+    assert len(server.received) == (6 if method == "zs_cot" else 3)  # zs_cot: rationale, then answer
+    assert {tuple(body.get("stop", ())) for body in server.received} == {tuple(stated)}
+    assert stated == ([] if method == "zs_cot" else ["\nQ:"])
+    assert all(r.params.get("stop", []) == stated for r in read_records(out))
 
 
 def test_served_eval_and_recorded_teacher_refuse_what_they_cannot_do(tmp_path):

@@ -7,17 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ftcot.prompts import default_stop
+
 # Settings that change what a sample is: a run folder holds one job, so a rerun must match them.
 JOB_FIELDS = ("teacher", "task", "split", "temperature", "top_p", "max_tokens", "answer_max_tokens", "chat")
-
-
-def default_stop(method: str) -> tuple[str, ...]:
-    """Kojima's Zero-shot-CoT steps stop at nothing; a one-step prompt ends in "A:", and the model
-    would go on to invent the next "Q:". A fine-tuned student (ft_cot, vanilla: an API student served
-    for evaluation) ends its turn, or its trained ` END` on a completions endpoint."""
-    if method in ("ft_cot", "vanilla"):
-        return ("END",)
-    return () if method == "zs_cot" else ("\nQ:",)
 
 
 class TeachConfig(BaseModel):
@@ -26,9 +19,9 @@ class TeachConfig(BaseModel):
     teacher: str = Field(
         description="openai:MODEL, hf:MODEL_OR_DIR, llamacpp:FILE.gguf, vllm:MODEL or recorded"
     )
-    task: str
-    split: str = "train"
-    out: Path
+    task: str = Field(description="Task name (see `ftcot tasks`) or a task card .toml (docs/tasks.md).")
+    split: str = Field("train", description="The task's split to answer.")
+    out: Path = Field(description="Run folder for completions.jsonl and manifest.json.")
     method: Literal["zs_cot", "zero_shot", "fs_cot", "ft_cot", "vanilla"] = Field(
         "zs_cot",
         description="zs_cot: rationale then answer; zero_shot, fs_cot: one-step prompt baselines; "
@@ -45,26 +38,26 @@ class TeachConfig(BaseModel):
     )
     generic_trigger: bool = Field(False, description="use 'Therefore, the answer is' for every task")
     limit: int | None = Field(None, ge=1, description="only the first N questions of the split")
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    chat: bool = True
-    concurrency: int = Field(32, ge=1)
-    rpm: float | None = Field(None, gt=0)
-    tpm: float | None = Field(None, gt=0)
+    base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
+    chat: bool = Field(True, description="Chat or legacy completions endpoint.")
+    concurrency: int = Field(32, ge=1, description="Requests in flight at most.")
+    rpm: float | None = Field(None, gt=0, description="Requests per minute, client side.")
+    tpm: float | None = Field(None, gt=0, description="Tokens per minute, client side.")
     timeout: float = Field(120.0, gt=0, description="seconds per request attempt")
-    max_attempts: int = Field(8, ge=1)
+    max_attempts: int = Field(8, ge=1, description="Tries per request.")
     max_consecutive_failures: int = Field(
         16, ge=1, description="stop the run when this many requests in a row fail on every try (server down)"
     )
     max_cost: float | None = Field(None, ge=0, description="stop before spending more than this (US$)")
-    prices: Path | None = None
-    cache: Path | None = None
+    prices: Path | None = Field(None, description="Price table override, JSON or TOML ($ per 1M tokens).")
+    cache: Path | None = Field(None, description="SQLite cache; default $FTCOT_CACHE/teacher-cache.sqlite.")
     batch_size: int = Field(8, ge=1, description="prompts per call for local backends (hf)")
-    tensor_parallel_size: int = Field(1, ge=1)
+    tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallel degree.")
     batch_api: bool = Field(False, description="send through the OpenAI Batch API (half price, hours)")
-    batch_poll_s: float = 30.0
-    dry_run: bool = False
-    progress: bool = True
+    batch_poll_s: float = Field(30.0, description="Seconds between Batch API status checks.")
+    dry_run: bool = Field(False, description="Estimate tokens and cost, send nothing.")
+    progress: bool = Field(True, description="Show a progress bar.")
 
     @property
     def sampling_temperature(self) -> float:

@@ -12,8 +12,9 @@ probability of each fault: 429 with `Retry-After`, 500, 503, a hang (no reply), 
 connection, a malformed body, and replies that end with `finish_reason` length or
 content_filter. The same request body fails at most `max_faults_per_request` times, so
 every request succeeds eventually and tests are deterministic in outcome. `GET /_stats`
-returns the request counts. Chat replies start bare, as real chat servers' do; completions
-start with a space (`chat_leading_space` gives chat replies one too).
+returns the request counts; `record_requests` keeps each completion request's JSON body in
+`server.received`, for tests of what was sent. Chat replies start bare, as real chat servers'
+do; completions start with a space (`chat_leading_space` gives chat replies one too).
 
     with FaultServer(FaultPlan(latency=0.2, p_429=0.1)) as server:
         ...  # point a client at server.url; read server.stats
@@ -63,6 +64,7 @@ class FaultPlan:
     ft_polls_before_done: int = 2  # a fine-tuning job reports running this many status checks, then ends
     ft_error: str = ""  # not empty: fine-tuning jobs fail with this message instead of succeeding
     ft_poll_faults: str = ""  # e.g. "503,429,500": the first job status checks get these errors, in order
+    record_requests: bool = False  # keep each completion request's body in FaultServer.received
     seed: int = 0
 
     def roll_fault(self, rng: random.Random) -> str | None:
@@ -106,6 +108,7 @@ class FaultServer:
         self.batches: dict[str, dict] = {}
         self.jobs: dict[str, dict] = {}  # fine-tuning jobs by id, oldest first
         self.fine_tuned: dict[str, dict] = {}  # fine-tuned model id -> {"method", "chat"}
+        self.received: list[dict] = []  # completion request bodies, with plan.record_requests
         self._poll_faults = [f.strip() for f in self.plan.ft_poll_faults.split(",") if f.strip()]
         self._in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -211,6 +214,8 @@ class FaultServer:
                 request = json.loads(body)
             except json.JSONDecodeError:
                 return _send_json(writer, 400, _error("body is not JSON", "invalid_json"))
+            if self.plan.record_requests:
+                self.received.append(request)
             reply = self.reply(request, chat=path.endswith("/chat/completions"))
             self.stats.completions += 1
             self.stats.choices += len(reply["choices"])

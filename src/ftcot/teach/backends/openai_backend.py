@@ -102,12 +102,11 @@ class OpenAIBackend(Backend):
         status = e.status_code
         where = redact_url(self.base_url) or "api.openai.com"
         detail = redact(_error_message(e), (self._key,))
-        code = _error_code(e)
-        if status == 429 and code != "insufficient_quota":
+        if is_transient(e) and status == 429:
             return RetryableError(
                 f"429 rate limited: {detail}", kind="429", retry_after=_retry_after(e), rate_limited=True
             )
-        if status in (408, 409) or status >= 500:
+        if is_transient(e):
             return RetryableError(
                 f"{status} from {where}: {detail}", kind=str(status), retry_after=_retry_after(e)
             )
@@ -161,6 +160,13 @@ def split_tokens(total: int, weights: list[int]) -> list[int]:
         shares = [total * w // weight_sum for w in weights]
     shares[-1] += total - sum(shares)
     return shares
+
+
+def is_transient(e: openai.APIStatusError) -> bool:
+    """Worth another try: a rate limit (but not an exhausted quota), a timeout or conflict, a 5xx."""
+    if e.status_code == 429:
+        return _error_code(e) != "insufficient_quota"
+    return e.status_code in (408, 409) or e.status_code >= 500
 
 
 def _retry_after(e: openai.APIStatusError) -> float | None:

@@ -102,4 +102,3 @@ def api_train_config(settings: dict) -> APITrainConfig:
             f"they take: {', '.join(k for k in APITrainConfig.model_fields if k not in ('data_dir', 'out'))}"
         )
     return APITrainConfig(**settings)
-
