@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ftcot import cli_options
+from ftcot.cli_options import ConfigCommand, config_options
 from ftcot.errors import FtcotError
 from ftcot.redact import RedactingFilter, redact
 
@@ -230,53 +232,15 @@ def generate(
 
 # --- teach -------------------------------------------------------------------------------------
 
+# Flags whose names are not `--field-name` (`--x/--no-x` for a bool): users' scripts use these.
+CHAT_FLAG = {"chat": "--chat/--completions"}
 
-@app.command()
+
+@app.command(cls=ConfigCommand)
+@config_options("ftcot.teach.config:TeachConfig", names=CHAT_FLAG, help=lambda: {"teacher": _teacher_help()})
 def teach(
-    teacher: Annotated[str, typer.Option(help=_teacher_help())],
-    task: Annotated[
-        str, typer.Option(help="Task name (see `ftcot tasks`) or a task card .toml (docs/tasks.md).")
-    ],
-    out: Annotated[Path, typer.Option(help="Run folder for completions.jsonl and manifest.json.")],
-    split: Annotated[str, typer.Option()] = "train",
-    method: Annotated[
-        str, typer.Option(help="zs_cot (rationale, then answer); zero_shot or fs_cot: one-step baselines.")
-    ] = "zs_cot",
-    diverse: Annotated[int, typer.Option(help="D: rationales per question (diverse reasoning).")] = 1,
-    temperature: Annotated[float | None, typer.Option(help="Default: 0 when D=1, else 0.7.")] = None,
-    top_p: Annotated[float, typer.Option()] = 1.0,
-    max_tokens: Annotated[int, typer.Option(help="Rationale length limit (step 1).")] = 128,
-    answer_max_tokens: Annotated[int, typer.Option(help="Answer length limit (step 2).")] = 32,
-    generic_trigger: Annotated[bool, typer.Option(help="'Therefore, the answer is' for every task.")] = False,
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
-    base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
-    ] = None,
-    api_key_env: Annotated[
-        str, typer.Option(help="Environment variable holding the API key.")
-    ] = "OPENAI_API_KEY",
-    chat: Annotated[
-        bool, typer.Option("--chat/--completions", help="Chat or legacy completions endpoint.")
-    ] = True,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 32,
-    rpm: Annotated[float | None, typer.Option(help="Requests per minute, client side.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens per minute, client side.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
-    max_attempts: Annotated[int, typer.Option(help="Tries per request.")] = 8,
-    max_cost: Annotated[float | None, typer.Option(help="Stop before spending more (US$).")] = None,
-    prices: Annotated[
-        Path | None, typer.Option(help="Price table override, JSON or TOML ($ per 1M tokens).")
-    ] = None,
-    cache: Annotated[
-        Path | None, typer.Option(help="SQLite cache; default $FTCOT_CACHE/teacher-cache.sqlite.")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Prompts per call for local backends.")] = 8,
-    tensor_parallel_size: Annotated[int, typer.Option(help="vLLM tensor parallel degree.")] = 1,
-    batch_api: Annotated[bool, typer.Option(help="Use the OpenAI Batch API (half price, hours).")] = False,
-    batch_poll_s: Annotated[float, typer.Option(help="Seconds between Batch API status checks.")] = 30.0,
-    dry_run: Annotated[bool, typer.Option(help="Estimate tokens and cost, send nothing.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    **options,
 ) -> None:
     """Generate Zero-shot-CoT rationales (optionally diverse) with a teacher; resumable and cached."""
     from ftcot.records import read_manifest
@@ -284,9 +248,8 @@ def teach(
     from ftcot.teach.driver import teach as run_teacher
 
     _setup_logging(logging.INFO)
-    options = {k: v for k, v in locals().items() if k in TeachConfig.model_fields}
     config = TeachConfig(**options)
-    if dry_run:
+    if config.dry_run:
         _emit_json(estimate(config)) if as_json else console.print(estimate(config))
         return
     try:
@@ -294,7 +257,7 @@ def teach(
     except KeyboardInterrupt as e:
         err_console.print("interrupted: finished work is kept; rerun the same command to resume")
         raise typer.Exit(getattr(e, "exit_code", 130)) from None  # 130 Ctrl-C, 143 SIGTERM
-    manifest = read_manifest(out)
+    manifest = read_manifest(config.out)
     summary = {k: manifest.get(k) for k in ("status", "samples", "questions", "last_run", "yield", "import")}
     if as_json:
         _emit_json(summary)
@@ -307,39 +270,15 @@ def teach(
 # --- curate and train (students) ---------------------------------------------------------------
 
 
-@app.command()
-def curate(
-    run_dir: Annotated[Path, typer.Argument(help="Teacher run folder (completion records).")],
-    out: Annotated[Path, typer.Option("--out", help="Data folder to write.")],
-    keep_all: Annotated[
-        bool, typer.Option("--keep-all", help="Keep incorrect rationales (no-filter ablation).")
-    ] = False,
-    max_per_question: Annotated[int | None, typer.Option(help="At most K rationales per question.")] = None,
-    train_questions: Annotated[int | None, typer.Option(help="Subsample N training questions.")] = None,
-    val_fraction: Annotated[
-        float, typer.Option(help="Fraction of train questions held out for validation.")
-    ] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the val split and the subsample.")] = 0,
-    arithmetic: Annotated[
-        str, typer.Option(help="Rationales with a wrong stated equation result: keep, drop or repair.")
-    ] = "keep",
-) -> None:
+@app.command(cls=ConfigCommand)
+@config_options("ftcot.curate:CurateConfig", arguments=["run_dir"])
+def curate(**options) -> None:
     """Filter teacher rationales into Fine-tune-CoT / vanilla training data (train, val, OpenAI export)."""
     from ftcot.curate import CurateConfig
     from ftcot.curate import curate as run_curate
     from ftcot.records import read_manifest
 
-    config = CurateConfig(
-        run_dir=run_dir,
-        out=out,
-        keep_all=keep_all,
-        max_per_question=max_per_question,
-        train_questions=train_questions,
-        val_fraction=val_fraction,
-        seed=seed,
-        arithmetic=arithmetic,
-    )
-    folder = run_curate(config)
+    folder = run_curate(CurateConfig(**options))
     stats = read_manifest(folder)["yield"]
     table = Table("yield", "value")
     for key in (
@@ -362,101 +301,49 @@ def curate(
     console.print(f"wrote {folder}")
 
 
-@app.command()
+def _train_help() -> dict[str, str]:
+    """The help of the flags both kinds of student take where an API student's default differs."""
+    from ftcot.train import APITrainConfig, TrainConfig
+
+    notes = {}
+    for name, local in TrainConfig.model_fields.items():
+        api = APITrainConfig.model_fields.get(name)
+        if api is not None and api.default != local.default and api.description:
+            notes[name] = f"{local.description or ''} API: {api.description}".strip()
+    return notes
+
+
+# Local students' flags, then the flags only API students take (openai:BASE_MODEL, docs/api-students.md).
+@app.command(cls=ConfigCommand)
+@config_options(
+    "ftcot.train.config:TrainConfig",
+    arguments=["data_dir"],
+    names={"bf16": "--bf16/--fp32", "group_by_length": "--group-by-length/--shuffle",
+           "eval_every_epoch": "--eval-every-epoch/--no-eval"},
+    help=_train_help,
+)  # fmt: skip
+@config_options(
+    "ftcot.train.openai_student:APITrainConfig",
+    names=CHAT_FLAG,
+    help_prefix="API: ",
+)
 def train(
-    data_dir: Annotated[Path, typer.Argument(help="Data folder from `ftcot curate`.")],
-    student: Annotated[
-        str,
-        typer.Option(
-            "--student",
-            help="smollm2, a .gguf file, a folder or a HF id; openai:BASE_MODEL fine-tunes through the API.",
-        ),
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    method: Annotated[str, typer.Option(help="ft_cot or vanilla.")] = "ft_cot",
-    preset: Annotated[
-        str | None, typer.Option(help="paper: AdamW 3e-4, batch 8, 20 epochs, constant lr, 512 tokens.")
-    ] = None,
-    lora: Annotated[bool, typer.Option("--lora", help="Train a LoRA adapter.")] = False,
-    lora_r: Annotated[int | None, typer.Option()] = None,
-    epochs: Annotated[float | None, typer.Option()] = None,
-    max_steps: Annotated[int | None, typer.Option()] = None,
-    lr: Annotated[float | None, typer.Option()] = None,
-    batch_size: Annotated[int | None, typer.Option()] = None,
-    grad_accum: Annotated[int | None, typer.Option()] = None,
-    max_length: Annotated[int | None, typer.Option()] = None,
-    lr_scheduler: Annotated[str | None, typer.Option()] = None,
-    warmup_ratio: Annotated[float | None, typer.Option()] = None,
-    bf16: Annotated[
-        bool | None,
-        typer.Option(
-            "--bf16/--fp32", help="Mixed precision (default: bf16 where this GPU or CPU measures it faster)."
-        ),
-    ] = None,
-    gradient_checkpointing: Annotated[bool | None, typer.Option("--gradient-checkpointing")] = None,
-    group_by_length: Annotated[bool | None, typer.Option("--group-by-length/--shuffle")] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")
-    ] = False,
-    keep_checkpoints: Annotated[
-        bool | None, typer.Option("--keep-checkpoints", help="Keep OUT/checkpoints after the run ends.")
-    ] = None,
-    eval_every_epoch: Annotated[bool | None, typer.Option("--eval-every-epoch/--no-eval")] = None,
-    val_max_new_tokens: Annotated[int | None, typer.Option()] = None,
-    val_limit: Annotated[int | None, typer.Option(help="Val questions answered for val accuracy.")] = None,
-    select_by: Annotated[
-        str | None, typer.Option(help="Epoch kept: val_loss (all val rows), val_accuracy, last.")
-    ] = None,
-    step_by_step: Annotated[
-        bool, typer.Option("--step-by-step", help="Distilling step-by-step loss.")
-    ] = False,
-    sbs_alpha: Annotated[float | None, typer.Option(help="Weight of the rationale loss.")] = None,
-    report_to: Annotated[str | None, typer.Option(help="none, wandb, tensorboard.")] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
-    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
+    ctx: typer.Context,
     check_format_only: Annotated[
         bool, typer.Option("--check-format-only", help="Check the loss mask and stop.")
     ] = False,
-    # API students (openai:BASE_MODEL): fine-tuned by an OpenAI-compatible API (docs/api-students.md)
-    lr_multiplier: Annotated[float | None, typer.Option(help="API: learning-rate multiplier.")] = None,
-    suffix: Annotated[str | None, typer.Option(help="API: fine-tuned model name suffix.")] = None,
-    chat: Annotated[
-        bool | None,
-        typer.Option(
-            "--chat/--completions", help="API: training format (default: chat, but babbage/davinci-002)."
-        ),
-    ] = None,
-    base_url: Annotated[str | None, typer.Option(help="API: OpenAI-compatible server.")] = None,
-    api_key_env: Annotated[
-        str | None, typer.Option(help="API: environment variable holding the key.")
-    ] = None,
-    poll_s: Annotated[float | None, typer.Option(help="API: seconds between job checks, at first.")] = None,
-    max_poll_s: Annotated[float | None, typer.Option(help="API: longest wait between job checks.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="API: seconds per call.")] = None,
-    max_attempts: Annotated[int | None, typer.Option(help="API: tries per call on 429/5xx.")] = None,
-    max_cost: Annotated[
-        float | None, typer.Option(help="API: refuse to start a job estimated above this (US$).")
-    ] = None,
-    prices: Annotated[Path | None, typer.Option(help="API: training price table, JSON or TOML.")] = None,
-    dry_run: Annotated[
-        bool | None, typer.Option("--dry-run", help="API: print training tokens and cost; send nothing.")
-    ] = None,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress", help="Live progress (default: at a terminal); API: the job."
-        ),
-    ] = None,
     cancel: Annotated[bool, typer.Option("--cancel", help="API: cancel OUT's fine-tuning job.")] = False,
+    **options,
 ) -> None:
     """Fine-tune a student on curated data (Fine-tune-CoT, or the vanilla baseline with --method vanilla)."""
-    given = {k: v for k, v in locals().items() if v is not None and k not in ("check_format_only", "cancel")}
-    from ftcot.train import TrainConfig, is_api_student, train_config
+    from ftcot.train import is_api_student, train_config
 
-    if is_api_student(student):
+    # Only the flags given: a preset fills the others, and an API student has defaults of its own.
+    given = cli_options.given(ctx, options)
+    if is_api_student(options["student"]):
         _train_api_student(given, cancel)
         return
-    config = train_config({k: v for k, v in given.items() if k in TrainConfig.model_fields or v is not False})
+    config = train_config(given)
     if check_format_only:
         from ftcot.train.trainer import check_format_only as run_check
 
@@ -488,13 +375,10 @@ def train(
 
 def _train_api_student(given: dict, cancel: bool) -> None:
     """`ftcot train --student openai:BASE_MODEL`: the fine-tuning job, its dry run or its cancellation."""
-    from ftcot.train import APITrainConfig, train_config
     from ftcot.train import openai_student as api
+    from ftcot.train import train_config
 
-    # Flags left at their defaults (False) are local students' flags nobody set: not refused.
-    config = train_config(
-        {k: v for k, v in given.items() if k in APITrainConfig.model_fields or v is not False}
-    )
+    config = train_config(given)  # a flag only local students take is refused by name
     if config.dry_run:
         _emit_json(api.estimate(config))
         return
@@ -535,52 +419,12 @@ def _option_error(error: dict) -> str:
     return f"{flag}: {message}" if error["loc"] else message
 
 
-@app.command("eval")
+@app.command("eval", cls=ConfigCommand)
+@config_options(
+    "ftcot.evaluate:EvalConfig", arguments=["model"], exclude=["question_prefix"], names=CHAT_FLAG
+)
 def eval_command(
-    model: Annotated[
-        str,
-        typer.Argument(
-            help="smollm2, a student's output folder, a .gguf file, an HF id, or a served model "
-            "(openai:MODEL with --base-url, vllm:MODEL, llamacpp:FILE.gguf) through the teacher engine."
-        ),
-    ],
-    task: Annotated[str, typer.Option(help="Task name, or a task card .toml for your own data.")],
-    out: Annotated[Path, typer.Option(help="Run folder (an existing one is resumed).")],
-    split: Annotated[str, typer.Option()] = "test",
-    method: Annotated[str, typer.Option(help="zero_shot, zs_cot, fs_cot, ft_cot or vanilla.")] = "zero_shot",
-    max_new_tokens: Annotated[int | None, typer.Option(help="Default depends on the method.")] = None,
-    answer_max_new_tokens: Annotated[int, typer.Option(help="zs_cot step 2.")] = 32,
-    batch_size: Annotated[int, typer.Option()] = 8,
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
-    stop: Annotated[
-        list[str] | None, typer.Option(help="Stop string (repeatable); default per method.")
-    ] = None,
-    self_consistency: Annotated[int, typer.Option(help="k samples per question; reports maj@k.")] = 1,
-    temperature: Annotated[float, typer.Option()] = 0.0,
-    top_p: Annotated[float, typer.Option()] = 1.0,
-    seed: Annotated[int, typer.Option()] = 0,
-    style: Annotated[str, typer.Option(help="Student prompt format: default or gpt3.")] = "default",
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: cpu).")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server (openai: models).")] = None,
-    api_key_env: Annotated[
-        str, typer.Option(help="Environment variable holding the API key.")
-    ] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(help="Requests in flight (served models).")] = 32,
-    chat: Annotated[
-        bool | None,
-        typer.Option(
-            "--chat/--completions",
-            help="Served models: chat or legacy completions endpoint (default: as an API student was trained).",
-        ),
-    ] = None,
-    calculator: Annotated[
-        bool,
-        typer.Option(
-            "--calculator",
-            help="Calculator-assisted decoding: after an arithmetic expression and '=', force its result.",
-        ),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False, **options
 ) -> None:
     """Evaluate a model on a task split with a prompting method; writes records, manifest and metrics.json."""
     from pydantic import ValidationError
@@ -589,13 +433,7 @@ def eval_command(
     from ftcot.evaluate import METRICS_FILE, EvalConfig, evaluate
 
     try:
-        config = EvalConfig(
-            model=model, task=task, out=out, split=split, method=method, max_new_tokens=max_new_tokens,
-            answer_max_new_tokens=answer_max_new_tokens, batch_size=batch_size, limit=limit, stop=stop,
-            self_consistency=self_consistency, temperature=temperature, top_p=top_p, seed=seed, style=style,
-            device=device, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-            calculator=calculator, chat=chat,
-        )  # fmt: skip
+        config = EvalConfig(**options)
     except ValidationError as e:
         raise ConfigError("; ".join(map(_option_error, e.errors()))) from e
     run_dir = evaluate(config)

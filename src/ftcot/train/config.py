@@ -33,12 +33,19 @@ PRESETS: dict[str, dict] = {
 
 class TrainConfig(BaseModel):
     data_dir: Path = Field(description="Data folder written by `ftcot curate` (train.jsonl, val.jsonl).")
-    student: str = Field(description="Student: bundled short name (smollm2), .gguf file, folder or HF id.")
+    student: str = Field(
+        description="Student: bundled short name (smollm2), .gguf file, folder or HF id; openai:BASE_MODEL "
+        "fine-tunes through the API (docs/api-students.md)."
+    )
     out: Path = Field(description="Output folder: weights, tokenizer, checkpoints/, manifest.json.")
     method: Literal["ft_cot", "vanilla"] = Field(
         "ft_cot", description="Fine-tune-CoT or the vanilla baseline."
     )
-    preset: Literal["paper"] | None = Field(None, description="Fill unset fields from a named recipe.")
+    preset: Literal["paper"] | None = Field(
+        None,
+        description="Fill unset fields from a named recipe. paper: AdamW 3e-4, batch 8, 20 epochs, "
+        "constant lr, 512 tokens.",
+    )
 
     # optimisation
     epochs: float = Field(3, gt=0, description="Training epochs (the paper: 20).")
@@ -52,19 +59,21 @@ class TrainConfig(BaseModel):
         "constant", description="transformers scheduler name: constant, linear, cosine, ..."
     )
     warmup_ratio: float = Field(0.0, ge=0, le=1, description="Fraction of steps for linear warmup.")
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     max_grad_norm: float = Field(1.0, description="Gradient clipping (transformers' default).")
     max_length: int = Field(512, ge=8, description="Tokens kept of prompt + completion (the paper: 512).")
     group_by_length: bool = Field(
         True, description="Length-grouped batches (less padding) instead of shuffled."
     )
-    seed: int = Field(0)
+    seed: int = Field(
+        0, description="Random seed (transformers' TrainingArguments.seed): data order, dropout, LoRA's init."
+    )
 
     # model
     lora: bool = Field(False, description="Train a LoRA adapter (peft) instead of all weights.")
-    lora_r: int = Field(8, ge=1)
-    lora_alpha: int = Field(16, ge=1)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_r: int = Field(8, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(16, ge=1, description="LoRA alpha (the update is scaled by alpha / r).")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
     lora_target_modules: str = Field(
         "all-linear", description="peft target_modules: 'all-linear' or comma list."
     )
@@ -93,7 +102,7 @@ class TrainConfig(BaseModel):
         "Ties go to the later epoch.",
     )
     val_max_new_tokens: int = Field(128, ge=1, description="Generation budget for validation answers.")
-    val_batch_size: int = Field(16, ge=1)
+    val_batch_size: int = Field(16, ge=1, description="Val questions answered per generation batch.")
     val_limit: int | None = Field(
         None, ge=1, description="Val accuracy on the first N val questions only (val loss uses them all)."
     )
