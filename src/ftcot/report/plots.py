@@ -82,6 +82,10 @@ def accuracy_against(
                             xycoords=("axes fraction", "data"), fontsize=7, color="dimgray", va="bottom")  # fmt: skip
     if log_x:
         ax.set_xscale("log", base=2 if xlabel.startswith("diverse") else 10)
+        xs = sorted({x for points in lines.values() for x, _, _ in points})
+        if len(xs) <= 8:  # label the measured values themselves (1, 2, 4, 8), not powers
+            ax.set_xticks(xs, [f"{x:g}" if x < 1e5 else f"{x:.0e}" for x in xs])
+            ax.minorticks_off()
     ax.set(xlabel=xlabel, ylabel="accuracy (%, 95% CI)", title=title)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
