@@ -67,6 +67,8 @@ RESUME_KEYS = (
     "top_p",
     "stop",
     "calculator",
+    "engine",
+    "gguf_outtype",
 )
 
 
@@ -113,7 +115,18 @@ class EvalConfig(BaseModel):
         description="served models: chat or legacy completions endpoint (default: as an API student was "
         "trained, else chat)",
     )
-    concurrency: int = Field(32, ge=1, description="requests in flight for served models")
+    concurrency: int = Field(
+        32, ge=1, description="requests in flight for served models (--engine llamacpp: slots, at most 16)"
+    )
+    engine: Literal["transformers", "llamacpp"] = Field(
+        "transformers",
+        description="what runs a local model: transformers, or llama.cpp's llama-server (the student "
+        "exported to GGUF, continuous batching; ftcot.llamacpp_student)",
+    )
+    gguf_outtype: Literal["bf16", "f16", "f32"] | None = Field(
+        None,
+        description="--engine llamacpp: the student's GGUF weights (default f32: outputs as transformers'; bf16 faster, differs)",
+    )
 
     @model_validator(mode="after")
     def _check_sampling(self) -> EvalConfig:
@@ -129,6 +142,16 @@ class EvalConfig(BaseModel):
             raise ValueError(
                 "--calculator decodes through transformers: give a local model (a student's folder), not a served one"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_engine(self) -> EvalConfig:
+        if self.engine == "llamacpp":
+            from ftcot.llamacpp_student import check_config
+
+            check_config(self)
+        elif self.gguf_outtype is not None:
+            raise ValueError("--gguf-outtype is for --engine llamacpp")
         return self
 
     @property
@@ -326,8 +349,14 @@ def evaluate(config: EvalConfig) -> Path:
         "task": task.name,
         "max_new_tokens": config.new_tokens,
         "stop": config.stop_strings,
+        "engine": None if config.served else config.engine,  # a served model runs where it is served
     }
-    _check_resumable(run_dir, settings, config.served)
+    llamacpp = config.engine == "llamacpp"
+    _check_resumable(run_dir, settings, config.served or llamacpp)
+    if llamacpp:  # through the teacher engine too, with the student exported to GGUF
+        from ftcot.llamacpp_student import evaluate_llamacpp
+
+        return evaluate_llamacpp(config, task, samples, {**settings, "model_manifest": student})
     if config.served:
         return _evaluate_served(config, task, samples, {**settings, "model_manifest": student})
 
@@ -388,13 +417,29 @@ def _finish(config: EvalConfig, samples: Sequence[Sample], generated: int, elaps
     return run_dir
 
 
-def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], settings: dict) -> Path:
-    """A served model's prompt baseline, sent through the teacher engine (cached: a rerun pays nothing)."""
+def _evaluate_served(
+    config: EvalConfig,
+    task: Task,
+    samples: Sequence[Sample],
+    settings: dict,
+    *,
+    local: dict | None = None,
+) -> Path:
+    """A served model's prompt baseline, sent through the teacher engine (cached: a rerun pays nothing).
+
+    `local`: a local model served by an engine ftcot starts (`ftcot.llamacpp_student`): the teacher
+    spec, chat flag, concurrency and backend factory the teacher engine uses for it."""
     from ftcot.redact import redact_url
     from ftcot.teach.driver import TeachConfig, teach
 
     student = settings.get("model_manifest")  # an API student's train manifest, when it came from one
-    if config.method in ("ft_cot", "vanilla") and student is None and not is_fine_tuned(config.model):
+    local = local or {}
+    if (
+        config.method in ("ft_cot", "vanilla")
+        and not local
+        and student is None
+        and not is_fine_tuned(config.model)
+    ):
         raise ConfigError(
             f"{config.model}: ft_cot and vanilla prompt a fine-tuned student (openai:ft:..., or an API "
             "student's train folder); evaluate other served models with zero_shot, zs_cot or fs_cot"
@@ -402,7 +447,7 @@ def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], 
     started = time.perf_counter()
     teach(
         TeachConfig(
-            teacher=config.model,
+            teacher=local.get("teacher", config.model),
             task=config.task,  # as given: a task card's name is not a task spec (get_task resolves the card)
             split=config.split,
             out=config.out,
@@ -415,11 +460,12 @@ def _evaluate_served(config: EvalConfig, task: Task, samples: Sequence[Sample], 
             limit=config.limit,
             base_url=config.base_url,
             api_key_env=config.api_key_env,
-            chat=config.chat if config.chat is not None else trained_on_chat(config.model),
+            chat=local.get("chat", config.chat if config.chat is not None else trained_on_chat(config.model)),
             stop=config.stop_strings,  # what the manifest states (a student's trained END by default)
-            concurrency=config.concurrency,
+            concurrency=local.get("concurrency", config.concurrency),
             batch_size=config.batch_size,
-        )
+        ),
+        backend=local.get("backend"),
     )
     teacher_run = read_manifest(config.out)
     if teacher_run.get("status") != "complete":

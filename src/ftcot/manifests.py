@@ -348,6 +348,15 @@ class Timing(Strict):
     samples_per_s: float | None = None
 
 
+class GGUFFile(Strict):
+    """The GGUF file an evaluation ran through llama.cpp (`--engine llamacpp`; ftcot.train.export)."""
+
+    file: str
+    outtype: str  # bf16 | f16 | f32
+    bytes: int
+    sha256: str
+
+
 class EvalManifest(Manifest):
     """An evaluation: its settings (EvalConfig's fields, the method's defaults filled in), the model,
     and the result."""
@@ -376,6 +385,9 @@ class EvalManifest(Manifest):
     api_key_env: str | None = None
     chat: bool | None = None  # a served model's endpoint: chat, or legacy completions
     concurrency: int | None = None
+    engine: str | None = None  # a local model's: transformers | llamacpp (None: served, or earlier versions)
+    gguf_outtype: str | None = None  # --engine llamacpp: the GGUF type the student was exported to
+    gguf: GGUFFile | None = None  # --engine llamacpp: the file it ran
     model_params: int | None = None
     encoder_decoder: bool | None = None
     model_manifest: TrainManifest | None = None  # a trained student's own manifest (its small fields)

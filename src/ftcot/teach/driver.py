@@ -21,6 +21,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ftcot.errors import ConfigError, Interrupted
@@ -29,7 +30,7 @@ from ftcot.records import Completion, RecordWriter, read_manifest, read_records,
 from ftcot.redact import redact_url
 from ftcot.tasks import Sample, Task, get_task
 from ftcot.teach.backends import get_backend, parse_teacher
-from ftcot.teach.backends.base import Generation
+from ftcot.teach.backends.base import Backend, Generation
 from ftcot.teach.cache import GenerationCache
 from ftcot.teach.config import JOB_FIELDS, TeachConfig
 from ftcot.teach.cost import CostTracker, load_prices, price_for, yield_report
@@ -58,8 +59,11 @@ log = logging.getLogger("ftcot.teach")
 # --- the entry point --------------------------------------------------------------------------
 
 
-def teach(config: TeachConfig) -> Path:
-    """Run (or resume) a teacher job; returns the run folder. `dry_run` only logs the estimate."""
+def teach(config: TeachConfig, *, backend: Callable[[], Backend] | None = None) -> Path:
+    """Run (or resume) a teacher job; returns the run folder. `dry_run` only logs the estimate.
+
+    `backend` makes the backend instead of the teacher spec (a local student served by llama.cpp,
+    `ftcot eval --engine llamacpp`); it is called only when the run starts."""
     task = get_task(config.task)
     samples = task.samples(config.split, limit=config.limit)
     kind, model = parse_teacher(config.teacher)
@@ -79,7 +83,7 @@ def teach(config: TeachConfig) -> Path:
 
         return teach_recorded(config, task, samples)
     _check_same_job(config)
-    return asyncio.run(_teach_live(config, task, samples))
+    return asyncio.run(_teach_live(config, task, samples, backend))
 
 
 def _check_same_job(config: TeachConfig) -> None:
@@ -103,16 +107,21 @@ def _todo(
     return jobs
 
 
-async def _teach_live(config: TeachConfig, task: Task, samples: list[Sample]) -> Path:
-    backend = get_backend(
-        config.teacher,
-        base_url=config.base_url,
-        api_key_env=config.api_key_env,
-        chat=config.chat,
-        timeout=config.timeout,
-        batch_size=config.batch_size,
-        tensor_parallel_size=config.tensor_parallel_size,
-    )
+async def _teach_live(
+    config: TeachConfig, task: Task, samples: list[Sample], make_backend: Callable[[], Backend] | None = None
+) -> Path:
+    if make_backend is not None:
+        backend = make_backend()
+    else:
+        backend = get_backend(
+            config.teacher,
+            base_url=config.base_url,
+            api_key_env=config.api_key_env,
+            chat=config.chat,
+            timeout=config.timeout,
+            batch_size=config.batch_size,
+            tensor_parallel_size=config.tensor_parallel_size,
+        )
     price = price_for(backend.name, backend.model, load_prices(config.prices), batch=config.batch_api)
     costs = CostTracker(backend.model, price, config.max_cost)
     policy = RetryPolicy(

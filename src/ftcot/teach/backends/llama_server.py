@@ -77,13 +77,11 @@ def build_llama_server(version: str = LLAMA_CPP_PYTHON_VERSION, *, native: bool 
             raise ConfigError(f"building llama-server needs {tool} (e.g. apt-get install cmake g++)")
     with tempfile.TemporaryDirectory(prefix="ftcot-llama-") as tmp:
         work = Path(tmp)
-        log.info("downloading the llama-cpp-python %s sdist (llama.cpp sources)", version)
-        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "llama-cpp-python",
-              f"llama-cpp-python=={version}", "-d", str(work)])  # fmt: skip
-        [sdist] = work.glob("llama_cpp_python-*.tar.gz")
+        sdist = download_sdist(version, work)
         with tarfile.open(sdist) as archive:
             archive.extractall(work, filter="data")
         source = work / f"llama_cpp_python-{version}" / "vendor" / "llama.cpp"
+        _keep_converter(source, version)  # `ftcot eval --engine llamacpp` exports students with it
         build = source / "build"
         log.info("building llama-server (about 7 minutes on 2 cores)")
         _run(["cmake", "-S", str(source), "-B", str(build), f"-DGGML_NATIVE={'ON' if native else 'OFF'}",
@@ -97,6 +95,83 @@ def build_llama_server(version: str = LLAMA_CPP_PYTHON_VERSION, *, native: bool 
         shutil.rmtree(out.parent, ignore_errors=True)
         os.replace(staged, out.parent)
     return out
+
+
+def download_sdist(version: str, into: Path) -> Path:
+    """The llama-cpp-python sdist (llama.cpp's sources), downloaded from PyPI by pip into `into`."""
+    log.info("downloading the llama-cpp-python %s sdist (llama.cpp sources)", version)
+    _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "llama-cpp-python",
+          f"llama-cpp-python=={version}", "-d", str(into)])  # fmt: skip
+    [sdist] = into.glob("llama_cpp_python-*.tar.gz")
+    return sdist
+
+
+# --- llama.cpp's HF -> GGUF converter (ftcot.train.export) ------------------------------------------
+
+SOURCE_ENV = "FTCOT_LLAMA_CPP_SOURCE"  # a llama.cpp source tree of the user's own (holds the converter)
+CONVERTER = "convert_hf_to_gguf.py"
+# What the converter reads beside itself: its model classes, its own gguf-py, chat templates; a few MB.
+CONVERTER_PARTS = (CONVERTER, "conversion", "gguf-py", "models/templates", "LICENSE")
+
+
+def converter_path(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
+    """Where the cached converter lives: `$FTCOT_CACHE/llama.cpp/<version>/converter/convert_hf_to_gguf.py`."""
+    return cache_dir() / "llama.cpp" / version / "converter" / CONVERTER
+
+
+def converter_script(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
+    """llama.cpp's `convert_hf_to_gguf.py`: from $FTCOT_LLAMA_CPP_SOURCE (a llama.cpp source tree),
+    else the cached copy, else taken once from the llama-cpp-python sdist on PyPI (the sources
+    `ftcot setup llama-server` builds from, which keeps the converter too)."""
+    if os.environ.get(SOURCE_ENV):
+        script = Path(os.environ[SOURCE_ENV]).expanduser() / CONVERTER
+        if not script.is_file():
+            raise ConfigError(f"${SOURCE_ENV} names {script.parent}, which holds no {CONVERTER}")
+        return script
+    script = converter_path(version)
+    if script.is_file():
+        return script
+    missing = (
+        f"llama.cpp's {CONVERTER} (HF -> GGUF) is not in {script.parent}"
+        f" (`ftcot setup llama-server` keeps it there), and ${SOURCE_ENV} is not set"
+    )
+    with tempfile.TemporaryDirectory(prefix="ftcot-llama-") as tmp:
+        try:
+            sdist = download_sdist(version, Path(tmp))
+        except SourceError as e:
+            raise ConfigError(
+                f"{missing}; taking it from the llama-cpp-python {version} sdist failed: {e}\n"
+                f"set ${SOURCE_ENV} to a llama.cpp source tree (one holding {CONVERTER} and gguf-py/)"
+            ) from None
+        prefix = f"llama_cpp_python-{version}/vendor/llama.cpp/"
+        with tarfile.open(sdist) as archive:
+            wanted = [
+                m for m in archive.getmembers()
+                if any(m.name == prefix + part or m.name.startswith(prefix + part + "/") for part in CONVERTER_PARTS)
+            ]  # fmt: skip
+            archive.extractall(tmp, members=wanted, filter="data")
+        _keep_converter(Path(tmp) / prefix, version)
+    return script
+
+
+def _keep_converter(source: Path, version: str) -> None:
+    """Copy the converter's files out of a llama.cpp source tree into the cache (whole, or not at all)."""
+    out = converter_path(version).parent
+    if (out / CONVERTER).is_file() or not (source / CONVERTER).is_file():
+        return
+    staged = out.with_name(f"{out.name}.{os.getpid()}.part")
+    shutil.rmtree(staged, ignore_errors=True)
+    for part in CONVERTER_PARTS:
+        path = source / part
+        if path.is_dir():
+            shutil.copytree(path, staged / part)
+        elif path.is_file():
+            (staged / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, staged / part)
+    try:
+        os.replace(staged, out)
+    except OSError:  # another process kept it first
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _run(command: list[str]) -> None:
