@@ -1,6 +1,7 @@
 """Evaluation: prompts per method, error categories, maj@k, and `ftcot eval` end to end on real weights."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,6 +21,7 @@ from ftcot.evaluate import (
 from ftcot.prompts import METHODS
 from ftcot.records import Completion, read_manifest, read_records
 from ftcot.tasks import get_task
+from ftcot.teach.plan import as_completion
 from tests.tiny_models import tiny_llama_config
 
 
@@ -178,11 +180,40 @@ def test_eval_zs_cot_smollm2(mirror, smollm2_checkpoint, tmp_path):
     trigger = get_task("multiarith").spec.trigger
     for r in records:
         assert r.rationale is not None and r.rationale_finish_reason in ("stop", "length")
-        assert r.answer_prompt == f"{r.prompt}{r.rationale} {trigger}"
+        # Asked as the teacher engine asks (chat template: a reply starts bare, and continues the
+        # step-1 prompt after a space), by the one request plan.
+        assert r.answer_prompt == f"{r.prompt}{as_completion(r.rationale, chat=True)} {trigger}"
         assert r.usage["completion_tokens"] <= 24 + 8
+    assert read_manifest(out)["chat"] is True and read_manifest(out)["stop"] == []
     # A different method into the same folder is refused, not mixed in.
     with pytest.raises(ConfigError, match="different evaluation"):
         evaluate(EvalConfig(model="smollm2", task="multiarith", out=out, method="zero_shot", limit=4))
+
+
+@pytest.mark.slow
+def test_a_prompt_baseline_is_asked_as_the_teacher_asks(mirror, smollm2_checkpoint, tmp_path):
+    """`ftcot eval MODEL --method zs_cot` and `ftcot teach --teacher hf:MODEL` on the same questions:
+    the same prompts, chat template and stops, so the same records, and the second is all cache hits."""
+    cache = str(tmp_path / "cache.sqlite")
+    run_cli("teach", "--teacher", "hf:smollm2", "--task", "multiarith", "--split", "test", "--limit", "3",
+            "--max-tokens", "20", "--answer-max-tokens", "6", "--cache", cache, "--out", str(tmp_path / "t"))  # fmt: skip
+    taught = {r.sample_id: r for r in read_records(tmp_path / "t")}
+    evaluated_out = tmp_path / "e"
+    with pytest.MonkeyPatch.context() as mp:  # eval has no --cache: its default is the teacher's
+        mp.setattr("ftcot.teach.cache.default_cache_path", lambda: Path(cache))
+        run_cli("eval", "smollm2", "--task", "multiarith", "--method", "zs_cot", "--limit", "3",
+                "--max-new-tokens", "20", "--answer-max-new-tokens", "6", "--out", str(evaluated_out))  # fmt: skip
+    evaluated = {r.sample_id: r for r in read_records(evaluated_out)}
+    assert evaluated.keys() == taught.keys()
+    for key, r in evaluated.items():
+        t = taught[key]
+        assert (r.prompt, r.rationale, r.answer_prompt, r.answer_text) == (
+            t.prompt,
+            t.rationale,
+            t.answer_prompt,
+            t.answer_text,
+        )
+        assert r.meta["cached"], "the evaluation found the teacher's replies in the shared cache"
 
 
 @pytest.fixture(scope="module")

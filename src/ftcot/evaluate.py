@@ -112,8 +112,8 @@ class EvalConfig(BaseModel):
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
     chat: bool | None = Field(
         None,
-        description="served models: chat or legacy completions endpoint (default: as an API student was "
-        "trained, else chat)",
+        description="served models and local prompt baselines: chat (template) or raw completions "
+        "(default: as an API student was trained, else chat)",
     )
     concurrency: int = Field(
         32, ge=1, description="requests in flight for served models (--engine llamacpp: slots, at most 16)"
@@ -351,14 +351,20 @@ def evaluate(config: EvalConfig) -> Path:
         "stop": config.stop_strings,
         "engine": None if config.served else config.engine,  # a served model runs where it is served
     }
-    llamacpp = config.engine == "llamacpp"
-    _check_resumable(run_dir, settings, config.served or llamacpp)
+    llamacpp, as_teacher = config.engine == "llamacpp", asked_as_teacher(config, student)
+    if as_teacher:  # the teacher engine's stops and chat template, as `ftcot teach` asks the model
+        config = config.model_copy(update={"chat": True if config.chat is None else config.chat})
+        settings |= {"stop": list(prompts.default_stop(config.method)), "chat": config.chat}
+        config = config.model_copy(update={"stop": settings["stop"]})
+    _check_resumable(run_dir, settings, config.served or llamacpp or as_teacher)
     if llamacpp:  # through the teacher engine too, with the student exported to GGUF
         from ftcot.llamacpp_student import evaluate_llamacpp
 
         return evaluate_llamacpp(config, task, samples, {**settings, "model_manifest": student})
     if config.served:
         return _evaluate_served(config, task, samples, {**settings, "model_manifest": student})
+    if as_teacher:
+        return _evaluate_as_teacher(config, task, samples, settings)
 
     model, tokenizer = load_model(config.model, device=config.device)
     torch.manual_seed(config.seed)  # sampled runs (self-consistency) repeat
@@ -386,6 +392,32 @@ def evaluate(config: EvalConfig) -> Path:
         _record_stop(run_dir, e)
         raise
     return _finish(config, samples, generated, time.perf_counter() - started)
+
+
+def asked_as_teacher(config: EvalConfig, student: TrainManifest | None) -> bool:
+    """Whether a local model's prompt baseline goes through the teacher engine (`hf:MODEL`), so that
+    it is asked exactly as `ftcot teach --teacher hf:MODEL` asks it: one request plan, the same chat
+    template and stops, the same cache. What only transformers' own loop does stays there: a
+    trained student, the calculator, the gpt3 prompt style and encoder-decoder models."""
+    if config.served or student is not None or config.method not in ("zero_shot", "zs_cot", "fs_cot"):
+        return False
+    if config.calculator or config.style != "default" or config.engine != "transformers":
+        return False
+    from ftcot.models import is_encoder_decoder, local_checkpoint
+
+    return not is_encoder_decoder(local_checkpoint(config.model))
+
+
+def _evaluate_as_teacher(config: EvalConfig, task: Task, samples: Sequence[Sample], settings: dict) -> Path:
+    from ftcot.teach.backends.hf import HFBackend
+
+    backend = HFBackend(config.model, batch_size=config.batch_size, chat=config.chat, device=config.device)
+    local = {"teacher": f"hf:{config.model}", "chat": config.chat, "backend": lambda: backend}
+    run_dir = _evaluate_served(config, task, samples, settings, local=local)
+    if backend.loaded is not None:  # the size the report sorts models by
+        params = sum(p.numel() for p in backend.loaded[0].parameters())
+        write_manifest(run_dir, {"model_params": params, "encoder_decoder": False})
+    return run_dir
 
 
 def _record_stop(run_dir: Path, error: BaseException) -> None:

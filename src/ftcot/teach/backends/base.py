@@ -8,10 +8,12 @@ adds those around them. A backend raises `RetryableError` for faults worth anoth
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from ftcot.errors import FtcotError
 from ftcot.redact import redact, redact_url  # noqa: F401 - re-exported for older imports
@@ -106,5 +108,13 @@ class Backend(ABC):
 
 
 def cache_model_name(model: str, chat: bool) -> str:
-    """The model as the cache knows it: the chat template changes every output, so it is part of it."""
-    return f"{model}#chat" if chat else model
+    """The model as the cache knows it: the chat template changes every output, so it is part of it.
+    A model folder's weights change when it is trained again: its weight files' sizes and times
+    are part of the name too, so no reply of older weights is ever reused."""
+    name = f"{model}#chat" if chat else model
+    folder = Path(model)
+    if not folder.is_dir():
+        return name  # a bundled name, a hub id or a served model: fixed weights
+    weights = sorted([*folder.glob("*.safetensors"), *folder.glob("*.bin"), *folder.glob("*.gguf")])
+    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
+    return f"{name}@{hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]}"

@@ -39,6 +39,11 @@ class HFBackend(Backend):
                 self._loaded = (model, tokenizer)
         return self._loaded
 
+    @property
+    def loaded(self):
+        """(model, tokenizer) once the first request has loaded them; None before."""
+        return self._loaded
+
     async def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
         return await asyncio.to_thread(self._generate, prompts, params)
 
