@@ -51,7 +51,7 @@ DEFAULT_MAX_NEW_TOKENS = {"zero_shot": 32, "zs_cot": 128, "fs_cot": 256, "ft_cot
 # Stop strings of a model evaluated with transformers, per method (`prompts.default_stop`); a served
 # model gets the teacher engine's, where Kojima's zs_cot steps stop at nothing.
 DEFAULT_STOP = {method: list(prompts.default_stop(method, local=True)) for method in prompts.METHODS}
-SERVED_KINDS = ("openai", "vllm", "llamacpp")
+SERVED_KINDS = ("openai", "vllm", "llamacpp", "recorded")  # recorded:NAME replays a shipped recording
 # What must match for an existing run folder to be resumed rather than refused.
 RESUME_KEYS = (
     "model",
@@ -156,7 +156,8 @@ class EvalConfig(BaseModel):
 
     @property
     def served(self) -> bool:
-        """An API or engine model (`openai:gpt-4o-mini`, `vllm:...`, `llamacpp:...`), not transformers weights."""
+        """An API or engine model (`openai:gpt-4o-mini`, `vllm:...`, `llamacpp:...`), or a shipped
+        recording of one (`recorded:NAME`), not transformers weights."""
         return self.model.partition(":")[0] in SERVED_KINDS and ":" in self.model
 
     @property

@@ -79,3 +79,32 @@ def test_every_shipped_recording_is_whole():
             ids = set(get_task(part.task).split_ids(part.split))
             assert {r.sample_id for r in records} <= ids
             assert len({r.key for r in records}) == len(records)
+
+
+def test_a_greedy_test_split_rides_beside_sampled_train(fault_server, recording_root, tmp_path):
+    """The teacher's greedy test answers (its own accuracy, paired with each student's answer in the
+    report) pack into the same recording as its T=0.7 train samples, and replay with no request,
+    also as a served evaluation's prompt baseline."""
+    from ftcot.evaluate import EvalConfig, evaluate
+
+    server = fault_server()
+    live_run(server, tmp_path)  # train, D=4 at T=0.7
+    recordings.pack(tmp_path / "live", "fake", licence="test outputs")
+    greedy = TeachConfig(teacher="openai:fake", base_url=server.url, task="multiarith", split="test",
+                         limit=3, out=tmp_path / "greedy", progress=False)  # fmt: skip
+    teach(greedy)
+    recording = recordings.load("fake")
+    recordings.pack(greedy.out, "fake", licence="test outputs")
+    recording = recordings.load("fake")
+    assert recording.temperature == 0.7
+    assert recording.temperature_of(recording.part("multiarith", "test")) == 0.0
+    assert recording.part("multiarith", "train").temperature is None
+    sent = server.stats.requests
+
+    out = evaluate(EvalConfig(model="recorded:fake", task="multiarith", split="test", method="zs_cot",
+                              limit=3, out=tmp_path / "teacher-on-test"))  # fmt: skip
+    assert {r.rationale for r in read_records(out)} == {r.rationale for r in read_records(greedy.out)}
+    assert read_manifest(out)["status"] == "done" and server.stats.requests == sent
+    with pytest.raises(ConfigError, match="sampled at T=0.0, not 0.7"):
+        teach(TeachConfig(teacher="recorded:fake", task="multiarith", split="test", limit=3, temperature=0.7,
+                          out=tmp_path / "hot", progress=False))  # fmt: skip

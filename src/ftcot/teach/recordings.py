@@ -37,9 +37,12 @@ class RecordingPart(BaseModel):
     questions: int
     diverse: int
     records: int
-    accuracy: float  # % of records whose answer is right (the teacher's train accuracy)
+    accuracy: float  # % of records whose answer is right
     command: str = ""
     elapsed_s: float | None = None
+    temperature: float | None = (
+        None  # when not the recording's: a greedy (T=0) test split beside sampled train
+    )
 
 
 class Recording(BaseModel):
@@ -57,6 +60,9 @@ class Recording(BaseModel):
     licence: str  # of the model whose outputs these are
     machine: str = ""
     parts: list[RecordingPart] = []
+
+    def temperature_of(self, part: RecordingPart) -> float:
+        return self.temperature if part.temperature is None else part.temperature
 
     def part(self, task: str, split: str) -> RecordingPart:
         for part in self.parts:
@@ -146,7 +152,7 @@ def pack(
             temperature=job["temperature"], top_p=job["top_p"], max_tokens=job["max_tokens"],
             chat=job["chat"], licence=licence, machine=machine,
         )  # fmt: skip
-    for field in ("teacher", "temperature", "top_p", "max_tokens", "chat"):
+    for field in ("teacher", "top_p", "max_tokens", "chat"):  # the temperature may differ by part
         if getattr(recording, field) != job[field]:
             raise ConfigError(
                 f"{teach_dir} was made with {field}={job[field]!r}; recording {name} has {getattr(recording, field)!r}"
@@ -160,6 +166,7 @@ def pack(
         diverse=manifest["diverse"], records=len(records),
         accuracy=round(100 * sum(bool(r.correct) for r in records) / max(1, len(records)), 2),
         command=command, elapsed_s=elapsed_s or (manifest.get("last_run") or {}).get("elapsed_s"),
+        temperature=None if job["temperature"] == recording.temperature else job["temperature"],
     )  # fmt: skip
     recording.parts = [p for p in recording.parts if (p.task, p.split) != (part.task, part.split)] + [part]
     existing.write_text(recording.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -173,9 +180,10 @@ def teach_from_recording(config, task, samples) -> Path:
 
     _, name = config.teacher.split(":", 1)
     recording, records = replay(name, task.name, config.split, config.diverse)
-    if config.sampling_temperature != recording.temperature and config.temperature is not None:
+    sampled_at = recording.temperature_of(recording.part(task.name, config.split))
+    if config.temperature is not None and config.sampling_temperature != sampled_at:
         raise ConfigError(
-            f"recorded:{name} was sampled at T={recording.temperature}, not {config.temperature}"
+            f"recorded:{name} holds {task.name}/{config.split} sampled at T={sampled_at}, not {config.temperature}"
         )
     wanted = {s.id for s in samples}
     records = [r for r in records if r.sample_id in wanted]
