@@ -235,7 +235,7 @@ def plan(recipe: Recipe, run_dir: Path) -> list[Stage]:
                     leaves += [train, ev]
         for baseline in recipe.baselines:
             settings = {**evaluation, **baseline, "task": task}
-            model = str(settings.get("model", "")).rsplit("/", 1)[-1]
+            model = str(settings.get("model", "")).rsplit("/", 1)[-1].replace(":", "_")  # a folder name anywhere
             ev = Stage("eval", f"{task}-{model}-{settings.get('method', 'zero_shot')}", settings)
             stages.append(ev)
             leaves.append(ev)
