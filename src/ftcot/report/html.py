@@ -45,8 +45,10 @@ def _teacher_of(run: Run, answers: dict[str, Completion]) -> Completion | None:
     """The answer of the model that taught this student when it was asked too; else any teacher's."""
     if not answers or not run.is_student:
         return None
-    taught_by = run.dataset.teacher_model
-    return answers.get(taught_by) if taught_by in answers else next(iter(answers.values()))
+    for taught_by in (run.dataset.teacher, run.dataset.teacher_model):  # recorded:NAME, or the model
+        if taught_by in answers:
+            return answers[taught_by]
+    return next(iter(answers.values()))
 
 
 def sample_rows(runs: list[Run]) -> list[dict]:
