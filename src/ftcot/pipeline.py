@@ -235,7 +235,8 @@ def plan(recipe: Recipe, run_dir: Path) -> list[Stage]:
                     leaves += [train, ev]
         for baseline in recipe.baselines:
             settings = {**evaluation, **baseline, "task": task}
-            model = str(settings.get("model", "")).rsplit("/", 1)[-1].replace(":", "_")  # a folder name anywhere
+            # As a folder name anywhere: llamacpp:MODEL -> llamacpp_MODEL.
+            model = str(settings.get("model", "")).rsplit("/", 1)[-1].replace(":", "_")
             ev = Stage("eval", f"{task}-{model}-{settings.get('method', 'zero_shot')}", settings)
             stages.append(ev)
             leaves.append(ev)
