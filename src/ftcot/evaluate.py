@@ -415,9 +415,14 @@ def _evaluate_as_teacher(config: EvalConfig, task: Task, samples: Sequence[Sampl
     backend = HFBackend(config.model, batch_size=config.batch_size, chat=config.chat, device=config.device)
     local = {"teacher": f"hf:{config.model}", "chat": config.chat, "backend": lambda: backend}
     run_dir = _evaluate_served(config, task, samples, settings, local=local)
-    if backend.loaded is not None:  # the size the report sorts models by
+    # The size the report sorts models by, also when every reply came from the cache.
+    if backend.loaded is not None:
         params = sum(p.numel() for p in backend.loaded[0].parameters())
-        write_manifest(run_dir, {"model_params": params, "encoder_decoder": False})
+    else:
+        from ftcot.models import parameter_count
+
+        params = parameter_count(config.model)
+    write_manifest(run_dir, {"model_params": params, "encoder_decoder": False})
     return run_dir
 
 
