@@ -17,6 +17,17 @@ if "FTCOT_MIRROR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["FTCOT_MIRROR"] = str(SHARED_DATA)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_teacher_cache(tmp_path_factory):
+    """In-process runs that use the default teacher cache (a local model's prompt baseline, a
+    teacher without --cache) use one of the test session's own, never the user's: a reply cached
+    by an earlier session must not decide what a test sees."""
+    path = tmp_path_factory.mktemp("teacher-cache") / "teacher-cache.sqlite"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("ftcot.teach.cache.default_cache_path", lambda: path)
+        yield path
+
+
 @pytest.fixture
 def mirror() -> Path:
     path = os.environ.get("FTCOT_MIRROR")
