@@ -1,7 +1,8 @@
 """The diverse-reasoning curve: student accuracy against D, beside vanilla and the teacher.
 
 Reads run folders (a recipe's run folder, or several: seeds and teachers run as separate
-recipes) and writes a Markdown table, its JSON, and the plot the HTML report draws. Every label
+recipes; with the calculator evaluations of `calculator_table.py` when they are there) and writes
+a Markdown table, its JSON, and the plot the HTML report draws. Every label
 comes from the runs' manifests (teacher, D, seed, questions, rows), never from folder names.
 
     python benchmarks/reproduce/diverse_table.py runs/diverse-q05 runs/diverse-q05-seed1 \
@@ -28,6 +29,7 @@ def row(run: Run) -> dict:
         "teacher": teacher or "?",
         "D": run.diverse_degree if run.is_student and run.method != "vanilla" else None,
         "seed": run.seed,
+        "calculator": bool(run.kind == "eval" and run.manifest.calculator),
         "train_questions": run.train_questions,
         "train_rows": run.train_rows,
         "accuracy": round(m["accuracy"], 2),
@@ -40,21 +42,25 @@ def row(run: Run) -> dict:
 
 def rows(folders: list[Path]) -> list[dict]:
     runs = [r for r in find_runs(folders) if r.kind == "eval" and r.metrics and r.split == "test"]
-    students = [r for r in runs if r.is_student and not r.manifest.calculator]
+    students = [r for r in runs if r.is_student]
     teachers = [r for r in runs if is_teacher_run(r)]
     order = {"zs_cot": 0, "vanilla": 1, "ft_cot": 2}
     table = [row(r) for r in teachers + students]
-    return sorted(table, key=lambda r: (order.get(r["method"], 3), r["teacher"], r["D"] or 0, r["seed"] or 0))
+    return sorted(
+        table,
+        key=lambda r: (order.get(r["method"], 3), r["calculator"], r["teacher"], r["D"] or 0, r["seed"] or 0),
+    )
 
 
 def render(table: list[dict]) -> str:
     lines = [
-        "| run | teacher | D | seed | train questions | training rows | accuracy % (95% CI) | correct / n |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| run | teacher | D | seed | calculator | train questions | training rows | accuracy % (95% CI) | correct / n |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in table:
         low, high = r["ci95"]
-        cells = [r["run"], r["teacher"], r["D"], r["seed"], r["train_questions"], r["train_rows"]]
+        calculator = "on" if r["calculator"] else "off" if r["method"] == "ft_cot" else None
+        cells = [r["run"], r["teacher"], r["D"], r["seed"], calculator, r["train_questions"], r["train_rows"]]
         cells = ["–" if c is None else str(c) for c in cells]
         lines.append(
             f"| {' | '.join(cells)} | **{r['accuracy']:.1f}** ({low:.1f}–{high:.1f}) | {r['correct']} / {r['n']} |"
@@ -71,8 +77,7 @@ def main() -> None:
     text = render(table)
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
-    runs = [r for r in find_runs(args.folders) if not (r.kind == "eval" and r.manifest.calculator)]
-    figure = plots.all_plots(runs)
+    figure = plots.all_plots(find_runs(args.folders))
     curve = next((p for p in figure if p.title == plots.DIVERSE_TITLE), None)
     if curve is not None:
         args.out.with_suffix(".png").write_bytes(curve.png)

@@ -124,13 +124,20 @@ def training_curves(run: Run) -> Plot | None:
     return Plot(f"Training: {run.label}", _png(fig))
 
 
+def _decoding(run: Run) -> str:
+    calculator = run.kind == "eval" and getattr(run.manifest, "calculator", None)
+    return " · calculator" if calculator else ""
+
+
 def _student(run: Run) -> str:
-    """A line's label: task, method and student size, so that different students are not joined."""
-    return f"{run.task} · {run.method} · {size(run.params)}"
+    """A line's label: task, method, student size and decoding, so that different students (or
+    one decoded with and without the calculator) are not joined."""
+    return f"{run.task} · {run.method} · {size(run.params)}{_decoding(run)}"
 
 
 def _degree(run: Run) -> str:
-    return f"{run.task} · {run.method}" + (f" · D={run.diverse_degree}" if run.diverse_degree else "")
+    degree = f" · D={run.diverse_degree}" if run.diverse_degree else ""
+    return f"{run.task} · {run.method}{degree}{_decoding(run)}"
 
 
 def all_plots(runs: list[Run]) -> list[Plot]:

@@ -70,6 +70,8 @@ class Run:
             parts.append(f"D={self.diverse_degree}")
         if self.seed:  # seed 0 is the default; others tell repeated students apart
             parts.append(f"seed {self.seed}")
+        if isinstance(self.manifest, EvalManifest) and self.manifest.calculator:
+            parts.append("calculator")
         return " · ".join(parts)
 
     @cached_property
