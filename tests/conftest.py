@@ -17,15 +17,14 @@ if "FTCOT_MIRROR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["FTCOT_MIRROR"] = str(SHARED_DATA)
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _own_teacher_cache(tmp_path_factory):
+@pytest.fixture(autouse=True)
+def _own_teacher_cache(tmp_path_factory, monkeypatch):
     """In-process runs that use the default teacher cache (a local model's prompt baseline, a
-    teacher without --cache) use one of the test session's own, never the user's: a reply cached
-    by an earlier session must not decide what a test sees."""
+    teacher without --cache) use the test's own, never the user's nor another test's: a reply
+    cached earlier must not decide what a test sees."""
     path = tmp_path_factory.mktemp("teacher-cache") / "teacher-cache.sqlite"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("ftcot.teach.cache.default_cache_path", lambda: path)
-        yield path
+    monkeypatch.setattr("ftcot.teach.cache.default_cache_path", lambda: path)
+    return path
 
 
 @pytest.fixture
