@@ -353,10 +353,12 @@ def evaluate(config: EvalConfig) -> Path:
         "engine": None if config.served else config.engine,  # a served model runs where it is served
     }
     llamacpp, as_teacher = config.engine == "llamacpp", asked_as_teacher(config, student)
-    if as_teacher:  # the teacher engine's stops and chat template, as `ftcot teach` asks the model
-        config = config.model_copy(update={"chat": True if config.chat is None else config.chat})
-        settings |= {"stop": list(prompts.default_stop(config.method)), "chat": config.chat}
-        config = config.model_copy(update={"stop": settings["stop"]})
+    if as_teacher:  # the teacher engine's default stops and chat template, as `ftcot teach` asks the model
+        stop = config.stop if config.stop is not None else list(prompts.default_stop(config.method))
+        config = config.model_copy(
+            update={"chat": True if config.chat is None else config.chat, "stop": stop}
+        )
+        settings |= {"stop": stop, "chat": config.chat}
     _check_resumable(run_dir, settings, config.served or llamacpp or as_teacher)
     if llamacpp:  # through the teacher engine too, with the student exported to GGUF
         from ftcot.llamacpp_student import evaluate_llamacpp
