@@ -91,8 +91,9 @@ class Backend(ABC):
     def __init__(self, model: str):
         self.model = model
 
-    @property
+    @cached_property
     def cache_model(self) -> str:
+        """Read once per run: a model folder's name stats its weight files, and every request asks."""
         return cache_model_name(self.model, self.chat)
 
     @abstractmethod
