@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from ftcot import prompts
 from ftcot.errors import ConfigError
 from ftcot.evaluate import EvalConfig, evaluate
+from ftcot.models import parameter_count
 from ftcot.records import read_manifest, read_records
-from ftcot.train.export import export_gguf, safetensors_parameters
+from ftcot.train.export import export_gguf
 
 QUESTIONS, NEW_TOKENS = 6, 48
 # bf16 rounds every weight to 8 significant bits: the logits move by a fraction of a percent, which
@@ -205,7 +206,7 @@ def test_eval_engine_llamacpp_records_score_as_transformers_and_rerun_pays_nothi
     assert manifest["gguf"]["file"] == str(gguf) and manifest["gguf"]["bytes"] == gguf.stat().st_size
     assert len(manifest["gguf"]["sha256"]) == 64 and manifest["gguf_outtype"] == "f32"
     assert manifest["model_params"] == read_manifest(tmp_path / "transformers")["model_params"]
-    assert manifest["model_params"] == safetensors_parameters(student)
+    assert manifest["model_params"] == parameter_count(str(student))
     assert manifest["model_manifest"]["student_format"]["method"] == "ft_cot"
     assert manifest["served"]["backend"]["gguf_sha256"] == manifest["gguf"]["sha256"]
     assert read_manifest(tmp_path / "transformers")["engine"] == "transformers"

@@ -120,7 +120,8 @@ def context_per_slot(config, task: Task, samples: Sequence[Sample], folder: Path
 def evaluate_llamacpp(config, task: Task, samples: Sequence[Sample], settings: dict) -> Path:
     """`ftcot eval --engine llamacpp`: export the student, serve it, evaluate through the teacher engine."""
     from ftcot.evaluate import _evaluate_served
-    from ftcot.train.export import export_gguf, gguf_facts, safetensors_parameters
+    from ftcot.models import parameter_count
+    from ftcot.train.export import export_gguf, gguf_facts
 
     if config.question_prefix:
         raise ConfigError(
@@ -143,7 +144,7 @@ def evaluate_llamacpp(config, task: Task, samples: Sequence[Sample], settings: d
         **settings,
         "gguf_outtype": outtype,
         "gguf": facts,
-        "model_params": safetensors_parameters(folder),
+        "model_params": parameter_count(str(folder)),
         "encoder_decoder": False,
     }
     local = {"teacher": f"llamacpp:{gguf}", "chat": False, "concurrency": slots, "backend": backend}

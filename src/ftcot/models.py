@@ -286,25 +286,22 @@ def _no_such_model(spec: str, hub: str) -> str:
 
 
 def parameter_count(spec: str) -> int | None:
-    """The number of parameters a spec's weights hold, read from its safetensors headers (no
-    weights loaded): a fully cached evaluation still states the model's size. None when the
+    """The number of parameters a spec's weights hold, read from their safetensors headers (no
+    tensor is loaded): a fully cached evaluation still states the model's size. None when the
     weights are not safetensors files on disk."""
     from huggingface_hub import try_to_load_from_cache
-    from safetensors import safe_open
 
     checkpoint = local_checkpoint(spec)
-    files = sorted(Path(checkpoint).glob("*.safetensors")) if Path(checkpoint).is_dir() else []
+    files = sorted(Path(checkpoint).expanduser().glob("*.safetensors")) if Path(checkpoint).is_dir() else []
     if not files:
         cached = try_to_load_from_cache(checkpoint, "model.safetensors")
         files = [Path(cached)] if isinstance(cached, str) else []
-    if not files:
-        return None
     total = 0
-    for file in files:
-        with safe_open(str(file), framework="pt") as weights:
-            for name in weights.keys():  # noqa: SIM118 - safe_open is not a mapping
-                total += math.prod(weights.get_slice(name).get_shape())
-    return total
+    for path in files:
+        with open(path, "rb") as f:
+            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        total += sum(math.prod(entry["shape"]) for name, entry in header.items() if name != "__metadata__")
+    return total or None
 
 
 def is_encoder_decoder(checkpoint: str, trust_remote_code: bool = False) -> bool:

@@ -144,19 +144,3 @@ def gguf_facts(path: Path, outtype: str) -> dict:
     from ftcot.models import file_sha256
 
     return {"file": str(path), "outtype": outtype, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
-
-
-def safetensors_parameters(folder: str | Path) -> int | None:
-    """The number of weights in a folder's safetensors files, read from their headers (no tensor is loaded)."""
-    total = 0
-    for path in sorted(Path(folder).expanduser().glob("*.safetensors")):
-        with open(path, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size))
-        for name, entry in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in entry["shape"]:
-                    count *= dim
-                total += count
-    return total or None
