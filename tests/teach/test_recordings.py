@@ -56,6 +56,23 @@ def test_a_packed_recording_replays_every_d_as_a_prefix_with_no_request(
         teach(TeachConfig(teacher="recorded:nope", task="multiarith", out=tmp_path / "nope", progress=False))
 
 
+def test_a_replay_states_the_sampling_that_made_its_records(fault_server, recording_root, tmp_path):
+    """A run folder never lies: a replayed D=1 of T=0.7 samples says T=0.7 and the recording's token limit,
+    whatever the defaults (0 for D=1, 128), and a setting asking for other sampling is refused up front."""
+    server = fault_server()
+    live = TeachConfig(teacher="openai:fake", base_url=server.url, task="multiarith", split="train", diverse=2,
+                       max_tokens=200, limit=3, out=tmp_path / "live", progress=False)  # fmt: skip
+    teach(live)
+    recordings.pack(live.out, "long", licence="test outputs")
+
+    out = teach(TeachConfig(teacher="recorded:long", task="multiarith", limit=3, out=tmp_path / "d1", progress=False))
+    job = read_manifest(out)["job"]
+    assert (job["temperature"], job["max_tokens"], job["top_p"]) == (0.7, 200, 1.0)
+    with pytest.raises(ConfigError, match="max_tokens=200, not 128"):
+        TeachConfig(teacher="recorded:long", task="multiarith", max_tokens=128, out=tmp_path / "short")
+    assert not (tmp_path / "short").exists()
+
+
 def test_only_a_finished_teach_run_is_packed(fault_server, recording_root, tmp_path):
     server = fault_server()
     live = live_run(server, tmp_path)
@@ -105,6 +122,6 @@ def test_a_greedy_test_split_rides_beside_sampled_train(fault_server, recording_
                               limit=3, out=tmp_path / "teacher-on-test"))  # fmt: skip
     assert {r.rationale for r in read_records(out)} == {r.rationale for r in read_records(greedy.out)}
     assert read_manifest(out)["status"] == "done" and server.stats.requests == sent
-    with pytest.raises(ConfigError, match="sampled at T=0.0, not 0.7"):
+    with pytest.raises(ConfigError, match="sampled with temperature=0.0, not 0.7"):
         teach(TeachConfig(teacher="recorded:fake", task="multiarith", split="test", limit=3, temperature=0.7,
                           out=tmp_path / "hot", progress=False))  # fmt: skip

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from ftcot.errors import ConfigError
 from ftcot.prompts import default_stop
 
 # Settings that change what a sample is: a run folder holds one job, so a rerun must match them.
@@ -58,6 +59,33 @@ class TeachConfig(BaseModel):
     batch_poll_s: float = Field(30.0, description="Seconds between Batch API status checks.")
     dry_run: bool = Field(False, description="Estimate tokens and cost, send nothing.")
     progress: bool = Field(True, description="Show a progress bar.")
+
+    @model_validator(mode="after")
+    def _as_recorded(self) -> TeachConfig:
+        """A recording was sampled once: its job states the recording's sampling (so the run folder says
+        what made its records), and a setting that asks for other sampling is refused before any work."""
+        if not self.teacher.startswith("recorded:"):
+            return self
+        from ftcot.teach import recordings
+
+        name = self.teacher.split(":", 1)[1]
+        recording = recordings.load(name)
+        part = recording.part(self.task, self.split)
+        made_with = {
+            "temperature": recording.temperature_of(part),
+            "top_p": recording.top_p,
+            "max_tokens": recording.max_tokens,
+        }
+        for field, value in made_with.items():
+            asked = getattr(self, field)
+            if field in self.model_fields_set and asked is not None and asked != value:
+                raise ConfigError(
+                    f"recorded:{name} holds {self.task}/{self.split} sampled with {field}={value}, not {asked}: "
+                    f"leave {field} unset or give {value}"
+                )
+            setattr(self, field, value)
+        self.chat = recording.chat
+        return self
 
     @property
     def sampling_temperature(self) -> float:

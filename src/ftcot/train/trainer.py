@@ -8,6 +8,8 @@ distributed launch (`accelerate launch`) are transformers'. What this file adds:
     answers scored by the shared answer checker; the epoch `select_by` picks becomes the model;
   - bf16 or fp32 by what the machine does (`ftcot.train.precision`), and a live progress bar
     (`ftcot.train.progress`) in place of the Trainer's printed dicts;
+  - the loss over completion positions only: the LM head and its log-softmax skip the prompt
+    (`ftcot.train.loss`), for decoders whose forward takes `logits_to_keep`;
   - the Distilling step-by-step loss as an option;
   - an output folder that explains itself: safetensors weights, tokenizer, manifest.json
     (data, model, hyperparameters, per-epoch train loss, val loss and val accuracy, which epoch was
@@ -46,6 +48,7 @@ from ftcot.train import step_by_step as sbs
 from ftcot.train.config import TrainConfig
 from ftcot.train.data import Collator, build_dataset, load_rows, select_rows, sequence_length
 from ftcot.train.format_check import check_format
+from ftcot.train.loss import completion_loss, keeps_logits
 from ftcot.train.precision import choose_precision
 from ftcot.train.progress import TrainProgress, library_bars_off, progress_enabled
 from ftcot.train.validate import loss_sums, mean_loss, score_rows
@@ -129,10 +132,31 @@ class StudentTrainer(Trainer):
         return train_sampler(dataset, batch, self.ftcot.group_by_length)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if not self.ftcot.step_by_step:
+        if self.ftcot.step_by_step:
+            loss, outputs = sbs.step_by_step_loss(model, inputs, self.ftcot.sbs_alpha)
+        elif self.uses_completion_loss(model):
+            loss, outputs = self.completion_loss(model, inputs, num_items_in_batch)
+        else:  # an encoder-decoder, a forward without logits_to_keep, a label smoother: the model's own loss
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        loss, outputs = sbs.step_by_step_loss(model, inputs, self.ftcot.sbs_alpha)
         return (loss, outputs) if return_outputs else loss
+
+    def uses_completion_loss(self, model) -> bool:
+        """Whether the loss skips the prompt's logits (`ftcot.train.loss`): for a decoder that takes
+        `logits_to_keep`, unless a Trainer option (label smoothing, a loss function) owns the loss."""
+        if self.label_smoother is not None or self.compute_loss_func is not None:
+            return False
+        return keeps_logits(self.accelerator.unwrap_model(model))
+
+    def completion_loss(self, model, inputs, num_items_in_batch):
+        """`ftcot.train.loss.completion_loss` normalised as `Trainer.compute_loss` normalises the model's loss."""
+        if not self.model_accepts_loss_kwargs:
+            num_items_in_batch = None  # a per-batch mean, which the Trainer divides by the accumulation steps
+        loss, outputs = completion_loss(model, inputs, num_items_in_batch)
+        if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+            # num_items_in_batch counts the tokens of every process, and DDP averages the gradients.
+            tp = self.get_tp_size() if hasattr(self, "get_tp_size") else 1
+            loss = loss * (self.accelerator.num_processes // tp if self.args.n_gpu <= 1 else self.args.n_gpu)
+        return loss, outputs
 
     def evaluate(
         self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"
