@@ -65,7 +65,9 @@ def test_a_replay_states_the_sampling_that_made_its_records(fault_server, record
     teach(live)
     recordings.pack(live.out, "long", licence="test outputs")
 
-    out = teach(TeachConfig(teacher="recorded:long", task="multiarith", limit=3, out=tmp_path / "d1", progress=False))
+    out = teach(
+        TeachConfig(teacher="recorded:long", task="multiarith", limit=3, out=tmp_path / "d1", progress=False)
+    )
     job = read_manifest(out)["job"]
     assert (job["temperature"], job["max_tokens"], job["top_p"]) == (0.7, 200, 1.0)
     with pytest.raises(ConfigError, match="max_tokens=200, not 128"):
