@@ -41,6 +41,16 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+def curve_points(runs: list[Run], x_of, line_of) -> dict[str, list[tuple[float, float, tuple[float, float]]]]:
+    """{line label: sorted (x, accuracy, 95% interval)} of the evaluations with an x, for lines of two x or more."""
+    lines: dict[str, list[tuple[float, float, tuple[float, float]]]] = defaultdict(list)
+    for run in runs:
+        x = x_of(run) if run.kind == "eval" else None
+        if x is not None and run.metrics:
+            lines[line_of(run)].append((float(x), run.metrics["accuracy"], _interval(run)))
+    return {label: sorted(points) for label, points in lines.items() if len({x for x, _, _ in points}) >= 2}
+
+
 def accuracy_against(
     runs: list[Run], x_of, line_of, xlabel: str, title: str, log_x: bool = False, references: bool = False
 ) -> Plot | None:
@@ -48,12 +58,7 @@ def accuracy_against(
     every run a point with its 95% interval, the line through the mean of runs at the same x (seeds).
     With `references`, each task's other evaluations (the vanilla baseline, trained at one D; the
     teacher's Zero-shot-CoT, at none) are drawn as horizontal lines to compare against."""
-    lines: dict[str, list[tuple[float, float, tuple[float, float]]]] = defaultdict(list)
-    for run in runs:
-        x = x_of(run) if run.kind == "eval" else None
-        if x is not None and run.metrics:
-            lines[line_of(run)].append((float(x), run.metrics["accuracy"], _interval(run)))
-    lines = {label: sorted(points) for label, points in lines.items() if len({x for x, _, _ in points}) >= 2}
+    lines = curve_points(runs, x_of, line_of)
     if not lines:
         return None
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
@@ -76,7 +81,8 @@ def accuracy_against(
         tasks = {label.split(" · ")[0] for label in lines}
         for run in runs:
             drawn = x_of(run) is not None and line_of(run) in lines
-            if run.kind == "eval" and run.metrics and not drawn and run.task in tasks:
+            reference = not run.is_student or run.method == "vanilla"  # not another axis's student
+            if run.kind == "eval" and run.metrics and not drawn and reference and run.task in tasks:
                 ax.axhline(run.metrics["accuracy"], linestyle="--", linewidth=1, color="gray", alpha=0.8)
                 ax.annotate(f"{run.label} {run.metrics['accuracy']:.1f}", (0.01, run.metrics["accuracy"]),
                             xycoords=("axes fraction", "data"), fontsize=7, color="dimgray", va="bottom")  # fmt: skip
@@ -129,15 +135,22 @@ def _decoding(run: Run) -> str:
     return " · calculator" if calculator else ""
 
 
-def _student(run: Run) -> str:
-    """A line's label: task, method, student size and decoding, so that different students (or
-    one decoded with and without the calculator) are not joined."""
-    return f"{run.task} · {run.method} · {size(run.params)}{_decoding(run)}"
+def line_label(axis: str):
+    """A line's label for a plot against `axis` ("diverse", "questions" or "params"): every property that
+    tells students apart but the plotted one, so that runs differing in anything else (D, training
+    questions, size, calculator) are never joined into one line or averaged as seeds."""
 
+    def label(run: Run) -> str:
+        parts = [run.task, run.method]
+        if axis != "params":
+            parts.append(size(run.params))
+        if axis != "diverse" and run.diverse_degree:
+            parts.append(f"D={run.diverse_degree}")
+        if axis != "questions" and run.train_questions:
+            parts.append(f"{run.train_questions} questions")
+        return " · ".join(parts) + _decoding(run)
 
-def _degree(run: Run) -> str:
-    degree = f" · D={run.diverse_degree}" if run.diverse_degree else ""
-    return f"{run.task} · {run.method}{degree}{_decoding(run)}"
+    return label
 
 
 def all_plots(runs: list[Run]) -> list[Plot]:
@@ -145,7 +158,7 @@ def all_plots(runs: list[Run]) -> list[Plot]:
         accuracy_against(
             runs,
             lambda r: r.diverse_degree,
-            _student,
+            line_label("diverse"),
             "diverse degree D",
             DIVERSE_TITLE,
             True,
@@ -154,13 +167,18 @@ def all_plots(runs: list[Run]) -> list[Plot]:
         accuracy_against(
             runs,
             lambda r: r.train_questions,
-            _student,
+            line_label("questions"),
             "training questions",
             "Accuracy vs training-set size",
             True,
         ),
         accuracy_against(
-            runs, lambda r: r.params, _degree, "student parameters", "Accuracy vs student size", True
+            runs,
+            lambda r: r.params,
+            line_label("params"),
+            "student parameters",
+            "Accuracy vs student size",
+            True,
         ),
         *(training_curves(run) for run in runs if run.kind == "train"),
     ]
