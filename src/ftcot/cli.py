@@ -574,12 +574,17 @@ def _print_results(eval_dirs: list[Path]) -> None:
     table = runs_table(find_runs(eval_dirs))
     if not table.rows:
         return
-    keep = [table.columns.index(c) for c in RESULT_COLUMNS]
+    columns = [
+        c
+        for c in RESULT_COLUMNS
+        if c == "name" or len({row[table.columns.index(c)] for row in table.rows}) > 1
+    ]
+    keep = [table.columns.index(c) for c in columns]
     shown = Table(title="Results (test accuracy %)", title_justify="left")
-    for name in RESULT_COLUMNS:
-        shown.add_column(
-            name, justify="left" if name in ("model", "method", "task") else "right", overflow="fold"
-        )
+    for name in columns:  # a column with one value for every row says nothing: its value goes in the caption
+        shown.add_column(name, justify="left" if name in ("name", "task") else "right", overflow="fold")
+    constant = [f"{c}: {table.rows[0][table.columns.index(c)]}" for c in RESULT_COLUMNS if c not in columns]
+    shown.caption, shown.caption_justify = " · ".join(constant) or None, "left"
     for row in table.rows:
         shown.add_row(*(row[i] for i in keep))
     console.print(shown)
