@@ -1,5 +1,5 @@
 """A local student evaluated through llama.cpp (`ftcot eval --engine llamacpp`) decodes and scores as
-transformers does.
+transformers does, with the calculator too (llama.cpp in process, `ftcot.llamacpp_calculator`).
 
 Real llama-server (built by `ftcot setup llama-server`, found through $FTCOT_LLAMA_SERVER or PATH),
 llama.cpp's real converter (kept by `ftcot setup llama-server`, or taken from the llama-cpp-python
@@ -36,8 +36,6 @@ BF16_MIN_EQUAL = QUESTIONS // 2
 
 
 def test_the_engine_refuses_what_it_cannot_do():
-    with pytest.raises(ConfigError, match="--calculator is not supported with --engine llamacpp"):
-        EvalConfig(model="runs/train/x", task="multiarith", out="o", engine="llamacpp", calculator=True)
     with pytest.raises(ConfigError, match="served already"):
         EvalConfig(model="openai:gpt-4o-mini", task="multiarith", out="o", engine="llamacpp")
     with pytest.raises(ConfigError, match="raw text"):
@@ -46,6 +44,10 @@ def test_the_engine_refuses_what_it_cannot_do():
         EvalConfig(model="runs/train/x", task="multiarith", out="o", gguf_outtype="f32")
     config = EvalConfig(model="runs/train/x", task="multiarith", out="o", engine="llamacpp")
     assert config.gguf_outtype == "f32"  # the default, stated so that resuming compares it
+    # The calculator runs on this engine too (in process: tests below).
+    assert EvalConfig(
+        model="runs/train/x", task="multiarith", out="o", engine="llamacpp", calculator=True
+    ).calculator
     assert EvalConfig(model="m", task="multiarith", out="o").engine == "transformers"
 
 
@@ -224,3 +226,57 @@ def test_eval_engine_llamacpp_records_score_as_transformers_and_rerun_pays_nothi
         evaluate(EvalConfig(model=str(student), task="multiarith", method="ft_cot", limit=4, max_new_tokens=24,
                             out=tmp_path / "llamacpp"))  # fmt: skip
     assert os.environ["FTCOT_CACHE"].startswith(str(tmp_path))
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_eval_engine_llamacpp_with_the_calculator_records_as_transformers(
+    mirror, student, private_cache, tmp_path
+):
+    """zs_cot on the first three MultiArith test questions: SmolLM2 writes 'a x b =' equations there
+    within 32 tokens (measured: question 1 one, its own result; question 3 three, two of them
+    results it would have got wrong), so the calculator steps in, changes the path, and the answer
+    step (greedy, no calculator) reads the corrected rationale. llama.cpp in process must record
+    exactly what transformers records."""
+    pytest.importorskip(
+        "llama_cpp", reason="--engine llamacpp --calculator needs llama-cpp-python (ftcot[llamacpp])"
+    )
+    from ftcot.llamacpp_calculator import DECODER
+
+    def run(engine: str) -> Path:
+        return evaluate(
+            EvalConfig(model=str(student), task="multiarith", method="zs_cot", limit=3, max_new_tokens=32,
+                       answer_max_new_tokens=8, calculator=True, engine=engine, out=tmp_path / engine)
+        )  # fmt: skip
+
+    want = {r.key: r for r in read_records(run("transformers"))}
+    got = read_records(run("llamacpp"))
+    assert sorted(r.key for r in got) == sorted(want) and len(got) == 3
+    same = ("prompt", "rationale", "rationale_finish_reason", "answer_prompt", "answer_text", "finish_reason",
+            "prediction", "correct", "usage", "meta")  # fmt: skip
+    for record in got:
+        assert {f: getattr(record, f) for f in same} == {f: getattr(want[record.key], f) for f in same}
+    interventions = [i for r in got for i in r.meta["calculator"]]
+    assert interventions and all(
+        set(i) == {"expression", "forced", "student_would_have", "token"} for i in interventions
+    )
+    assert any(
+        i["student_would_have"] != i["forced"] for i in interventions
+    )  # the calculator changed the path
+    for record in got:  # every forced result is in the rationale the answer step read
+        assert all(f"{i['expression']} ={i['forced']}" in record.rationale for i in record.meta["calculator"])
+
+    manifest = read_manifest(tmp_path / "llamacpp")
+    gguf = student / "student-f32.gguf"
+    assert (
+        manifest["status"] == "done" and manifest["engine"] == "llamacpp" and manifest["calculator"] is True
+    )
+    assert manifest["gguf"]["file"] == str(gguf) and manifest["gguf_outtype"] == "f32"
+    assert manifest["extra"]["decoder"] == DECODER and "served" not in manifest
+    assert manifest["model_params"] == read_manifest(tmp_path / "transformers")["model_params"]
+    metrics = {
+        e: json.loads((tmp_path / e / "metrics.json").read_text()) for e in ("transformers", "llamacpp")
+    }
+    for m in metrics.values():
+        m.pop("timing")
+    assert metrics["llamacpp"] == metrics["transformers"]

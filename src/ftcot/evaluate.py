@@ -140,7 +140,8 @@ class EvalConfig(BaseModel):
     def _check_calculator(self) -> EvalConfig:
         if self.calculator and self.served:
             raise ValueError(
-                "--calculator decodes through transformers: give a local model (a student's folder), not a served one"
+                "--calculator decodes a local model (transformers, or llama.cpp in process): give a local "
+                "model (a student's folder), not a served one"
             )
         return self
 
@@ -246,16 +247,19 @@ def _record(
 
 
 def run_chunk(
-    config: EvalConfig, task: Task, samples: Sequence[Sample], model, tokenizer
+    config: EvalConfig, task: Task, samples: Sequence[Sample], model, tokenizer, generate_fn=generate
 ) -> list[Completion]:
-    """Generate and record every sample (k of them under self-consistency) of a few questions."""
+    """Generate and record every sample (k of them under self-consistency) of a few questions.
+
+    `generate_fn`: `ftcot.generation.generate`, or the same contract on another decoder
+    (`ftcot.llamacpp_calculator.generate`)."""
     k = config.self_consistency
     encoder_decoder = bool(model.config.is_encoder_decoder)
     first_prompts = [build_prompt(config, task, s.question, encoder_decoder) for s in samples]
     sampling = {"temperature": config.temperature, "top_p": config.top_p}
     common = {"batch_size": config.batch_size, "stop": config.stop_strings}
     # The calculator helps the reasoning step only: zs_cot's answer step reads the answer off it.
-    first = generate(
+    first = generate_fn(
         model, tokenizer, first_prompts, max_new_tokens=config.new_tokens, n=k,
         calculator=config.calculator, **sampling, **common,
     )  # fmt: skip
@@ -267,7 +271,7 @@ def run_chunk(
             prompts.zs_cot_step2(samples[i // k].question, g.text, task.spec.trigger)
             for i, g in enumerate(first)
         ]
-        answers = generate(
+        answers = generate_fn(
             model, tokenizer, answer_prompts, max_new_tokens=config.answer_max_new_tokens, **common
         )
         for i, (rationale, answer) in enumerate(zip(first, answers, strict=True)):
@@ -359,8 +363,10 @@ def evaluate(config: EvalConfig) -> Path:
             update={"chat": True if config.chat is None else config.chat, "stop": stop}
         )
         settings |= {"stop": stop, "chat": config.chat}
-    _check_resumable(run_dir, settings, config.served or llamacpp or as_teacher)
-    if llamacpp:  # through the teacher engine too, with the student exported to GGUF
+    # A served run crashed before scoring leaves stage 'teach'; llama.cpp with the calculator runs here.
+    _check_resumable(run_dir, settings, config.served or (llamacpp and not config.calculator) or as_teacher)
+    # The student exported to GGUF: through the teacher engine, or in process with the calculator.
+    if llamacpp:
         from ftcot.llamacpp_student import evaluate_llamacpp
 
         return evaluate_llamacpp(config, task, samples, {**settings, "model_manifest": student})
@@ -371,7 +377,6 @@ def evaluate(config: EvalConfig) -> Path:
 
     model, tokenizer = load_model(config.model, device=config.device)
     torch.manual_seed(config.seed)  # sampled runs (self-consistency) repeat
-    k = config.self_consistency
     manifest = EvalManifest(
         **settings,
         model_params=sum(p.numel() for p in model.parameters()),
@@ -379,13 +384,28 @@ def evaluate(config: EvalConfig) -> Path:
         model_manifest=student,
         status="running",
     )
+    return _evaluate_local(config, task, samples, manifest, model, tokenizer)
+
+
+def _evaluate_local(
+    config: EvalConfig,
+    task: Task,
+    samples: Sequence[Sample],
+    manifest: EvalManifest,
+    model,
+    tokenizer,
+    generate_fn=generate,
+) -> Path:
+    """The records of a model decoded here (`run_chunk` with `generate_fn`), a chunk at a time; a
+    killed run resumes from its records. Returns the run folder."""
+    run_dir, k = Path(config.out), config.self_consistency
     started, generated = time.perf_counter(), 0
     try:
         with RecordWriter(run_dir, manifest) as writer:
             pending = [s for s in samples if any((s.task, s.id, i) not in writer for i in range(k))]
             log.info("%s: %d of %d questions to evaluate", run_dir, len(pending), len(samples))
             for chunk in _chunks(pending, max(1, config.batch_size * 4 // k)):
-                for record in run_chunk(config, task, chunk, model, tokenizer):
+                for record in run_chunk(config, task, chunk, model, tokenizer, generate_fn):
                     writer.write(record)
                 generated += len(chunk) * k
                 log.info(

@@ -13,9 +13,11 @@ every reply cached in the generation cache under the GGUF file's sha256, so a re
 and a retrained student is never answered from an older one's cache. The records are scored like
 every other evaluation's; the manifest states the engine and the GGUF file.
 
-Not on this engine (yet): calculator-assisted decoding (a logits processor inside transformers'
-loop), encoder-decoder students, a question prefix (step-by-step students) and the gpt3 prompt
-style: those are refused with what to use instead.
+With `--calculator` (a logits processor, which llama-server has no hook for), the GGUF runs in
+llama.cpp in process instead, one sequence at a time (`ftcot.llamacpp_calculator`), uncached.
+
+Not on this engine (yet): encoder-decoder students, a question prefix (step-by-step students) and
+the gpt3 prompt style: those are refused with what to use instead.
 """
 
 from __future__ import annotations
@@ -39,11 +41,6 @@ SAMPLING_ARGS = ("--top-k", "0", "--min-p", "0", "--repeat-penalty", "1.0")
 
 def check_config(config) -> None:
     """`EvalConfig` validation for `engine="llamacpp"` (what this engine cannot do is refused here)."""
-    if config.calculator:
-        raise ConfigError(
-            "--calculator is not supported with --engine llamacpp yet (it forces tokens inside "
-            "transformers' decoding loop): use --engine transformers"
-        )
     if config.served:
         raise ConfigError(
             f"--engine llamacpp runs a local model (a student's folder); {config.model} is served already"
@@ -118,7 +115,8 @@ def context_per_slot(config, task: Task, samples: Sequence[Sample], folder: Path
 
 
 def evaluate_llamacpp(config, task: Task, samples: Sequence[Sample], settings: dict) -> Path:
-    """`ftcot eval --engine llamacpp`: export the student, serve it, evaluate through the teacher engine."""
+    """`ftcot eval --engine llamacpp`: export the student, serve it, evaluate through the teacher engine
+    (with `--calculator`: decode it in process, `ftcot.llamacpp_calculator`)."""
     from ftcot.evaluate import _evaluate_served
     from ftcot.models import parameter_count
     from ftcot.train.export import export_gguf, gguf_facts
@@ -132,14 +130,7 @@ def evaluate_llamacpp(config, task: Task, samples: Sequence[Sample], settings: d
     outtype = config.gguf_outtype or DEFAULT_OUTTYPE
     gguf = export_gguf(folder, outtype)
     facts = gguf_facts(gguf, outtype)
-    k = config.self_consistency
-    slots = max(1, min(config.concurrency, DEFAULT_SLOTS, len(samples) * k))
     ctx = context_per_slot(config, task, samples, folder)
-    log.info("%s: %s (%d bytes) on llama-server, %d slots of %d tokens", config.model, gguf.name, facts["bytes"], slots, ctx)  # fmt: skip
-
-    def backend() -> StudentServerBackend:
-        return StudentServerBackend(config.model, gguf, facts["sha256"], slots=slots, ctx_per_slot=ctx)
-
     settings = {
         **settings,
         "gguf_outtype": outtype,
@@ -147,5 +138,16 @@ def evaluate_llamacpp(config, task: Task, samples: Sequence[Sample], settings: d
         "model_params": parameter_count(str(folder)),
         "encoder_decoder": False,
     }
+    if config.calculator:  # a logits processor needs each step's scores: llama.cpp in process
+        from ftcot.llamacpp_calculator import evaluate_in_process
+
+        return evaluate_in_process(config, task, samples, settings, folder=folder, gguf=gguf, n_ctx=ctx)
+    k = config.self_consistency
+    slots = max(1, min(config.concurrency, DEFAULT_SLOTS, len(samples) * k))
+    log.info("%s: %s (%d bytes) on llama-server, %d slots of %d tokens", config.model, gguf.name, facts["bytes"], slots, ctx)  # fmt: skip
+
+    def backend() -> StudentServerBackend:
+        return StudentServerBackend(config.model, gguf, facts["sha256"], slots=slots, ctx_per_slot=ctx)
+
     local = {"teacher": f"llamacpp:{gguf}", "chat": False, "concurrency": slots, "backend": backend}
     return _evaluate_served(config, task, samples, settings, local=local)
