@@ -2,11 +2,12 @@
 
 Reads run folders (a recipe's run folder, or several: seeds and teachers run as separate
 recipes; with the calculator evaluations of `calculator_table.py` when they are there) and writes
-a Markdown table, its JSON, and the plot the HTML report draws. Every label
+a Markdown table, its JSON, and the plots the HTML report draws (accuracy against D, and against
+the number of training questions when the runs vary it). Every label
 comes from the runs' manifests (teacher, D, seed, questions, rows), never from folder names.
 
     python benchmarks/reproduce/diverse_table.py runs/diverse-q05 runs/diverse-q05-seed1 \
-        --out benchmarks/reproduce/diverse_q05.md
+        runs/teacher-axis-q05 runs/size-q05 --out benchmarks/reproduce/diverse_q05.md
 """
 
 from __future__ import annotations
@@ -77,10 +78,10 @@ def main() -> None:
     text = render(table)
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
-    figure = plots.all_plots(find_runs(args.folders))
-    curve = next((p for p in figure if p.title == plots.DIVERSE_TITLE), None)
-    if curve is not None:
-        args.out.with_suffix(".png").write_bytes(curve.png)
+    figure = {p.title: p for p in plots.all_plots(find_runs(args.folders))}
+    for title, suffix in ((plots.DIVERSE_TITLE, ".png"), (plots.SIZE_TITLE, "_size.png")):
+        if title in figure:  # the D curve; the training-set size curve when the runs have one
+            args.out.with_name(args.out.stem + suffix).write_bytes(figure[title].png)
     print(text)
 
 

@@ -32,6 +32,7 @@ class Plot:
 
 
 DIVERSE_TITLE = "Accuracy vs diverse reasoning"
+SIZE_TITLE = "Accuracy vs training-set size"
 
 
 def _png(fig) -> bytes:
@@ -95,7 +96,7 @@ def accuracy_against(
     ax.set(xlabel=xlabel, ylabel="accuracy (%, 95% CI)", title=title)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.18), frameon=False)  # below: lines and references stay visible
     return Plot(title, _png(fig))
 
 
@@ -138,7 +139,7 @@ def _decoding(run: Run) -> str:
 def line_label(axis: str):
     """A line's label for a plot against `axis` ("diverse", "questions" or "params"): every property that
     tells students apart but the plotted one, so that runs differing in anything else (D, training
-    questions, size, calculator) are never joined into one line or averaged as seeds."""
+    questions, size, teacher, calculator) are never joined into one line or averaged as seeds."""
 
     def label(run: Run) -> str:
         parts = [run.task, run.method]
@@ -148,6 +149,8 @@ def line_label(axis: str):
             parts.append(f"D={run.diverse_degree}")
         if axis != "questions" and run.train_questions:
             parts.append(f"{run.train_questions} questions")
+        if run.dataset.teacher_model or run.dataset.teacher:
+            parts.append(f"teacher {run.dataset.teacher_model or run.dataset.teacher}")
         return " · ".join(parts) + _decoding(run)
 
     return label
@@ -169,7 +172,7 @@ def all_plots(runs: list[Run]) -> list[Plot]:
             lambda r: r.train_questions,
             line_label("questions"),
             "training questions",
-            "Accuracy vs training-set size",
+            SIZE_TITLE,
             True,
         ),
         accuracy_against(
