@@ -96,7 +96,9 @@ def accuracy_against(
     ax.set(xlabel=xlabel, ylabel="accuracy (%, 95% CI)", title=title)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.18), frameon=False)  # below: lines and references stay visible
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.18), frameon=False
+    )  # below: lines and references stay visible
     return Plot(title, _png(fig))
 
 
