@@ -432,20 +432,15 @@ def asked_as_teacher(config: EvalConfig, student: TrainManifest | None) -> bool:
 
 
 def _evaluate_as_teacher(config: EvalConfig, task: Task, samples: Sequence[Sample], settings: dict) -> Path:
+    from ftcot.models import parameter_count
     from ftcot.teach.backends.hf import HFBackend
 
     backend = HFBackend(config.model, batch_size=config.batch_size, chat=config.chat, device=config.device)
     local = {"teacher": f"hf:{config.model}", "chat": config.chat, "backend": lambda: backend}
-    run_dir = _evaluate_served(config, task, samples, settings, local=local)
-    # The size the report sorts models by, also when every reply came from the cache.
-    if backend.loaded is not None:
-        params = sum(p.numel() for p in backend.loaded[0].parameters())
-    else:
-        from ftcot.models import parameter_count
-
-        params = parameter_count(config.model)
-    write_manifest(run_dir, {"model_params": params, "encoder_decoder": False})
-    return run_dir
+    # The size the report sorts models by, from the weight files (also when every reply comes from the
+    # cache), stated with the other settings so that the manifest is whole when the run is.
+    settings = {**settings, "model_params": parameter_count(config.model), "encoder_decoder": False}
+    return _evaluate_served(config, task, samples, settings, local=local)
 
 
 def _record_stop(run_dir: Path, error: BaseException) -> None:
