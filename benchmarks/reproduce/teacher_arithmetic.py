@@ -58,9 +58,14 @@ def main() -> None:
             for r in rows
         ),
         "",
+        "Among the rationales the paper's filter keeps (final answer right), a wrong stated result is this "
+        "rare, so `ftcot curate --arithmetic drop` or `repair` has almost nothing to act on where the last "
+        "column is 0 or 1, and cannot change these students: their arithmetic slips are their own, not "
+        "learnt from their data.",
+        "",
         "Made by `python benchmarks/reproduce/teacher_arithmetic.py "
-        + " ".join(f"RUN/curate/{Path(r['folder']).name}" for r in rows)
-        + "`.",
+        + " ".join(f"runs/{Path(r['folder']).parts[-3]}/curate/{Path(r['folder']).name}" for r in rows)
+        + "` (the recipe runs of benchmarks/reproduce/README.md).",
     ]
     args.out.write_text("\n".join(lines) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
