@@ -8,6 +8,7 @@ import pytest
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # three students and four evaluations: minutes alone, much longer on shared cores
 def test_quick_demo_runs_every_stage_and_writes_the_report(mirror, tmp_path):
     out = tmp_path / "demo"
     command = [sys.executable, "-m", "ftcot.cli", "demo", "--quick", "--out", str(out)]

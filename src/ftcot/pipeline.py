@@ -426,7 +426,7 @@ def builtin_recipe(name: str) -> str:
         raise ConfigError(f"no built-in recipe {name!r}") from None
 
 
-# The `--quick` demo: the same pipeline on a subset, small enough for about five minutes on 2 CPU cores.
+# The `--quick` demo: the same pipeline on a subset (10 minutes on 2 quiet CPU cores, README).
 QUICK_OVERRIDES = {
     "curate": {"train_questions": 40},
     "students": {"epochs": 2, "val_limit": 8},
