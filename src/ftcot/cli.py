@@ -607,7 +607,9 @@ def run_recipe(
 
 @app.command()
 def demo(
-    quick: Annotated[bool, typer.Option("--quick", help="A subset: about 10 minutes on 2 CPU cores.")] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A subset: about 10 minutes on 2 CPU cores.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run folder (default: runs/demo or runs/demo-quick).")
     ] = None,
