@@ -1,7 +1,6 @@
 """End to end against a real OpenAI-compatible server: llama.cpp serving the bundled SmolLM2."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -10,14 +9,9 @@ import urllib.request
 import pytest
 
 from ftcot.records import read_manifest, read_records
+from ftcot.teach.backends.llama_server import free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,13 @@ manifest's `distributed` said MULTI_CPU). They need a multi-GPU machine."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from ftcot.teach.backends.llama_server import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_process_ddp_training_on_cpu(tiny_decoder, data_dir, tmp_path):

@@ -12,7 +12,6 @@ the selected epoch's sharded state merged back into full tensors.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +19,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from ftcot.teach.backends.llama_server import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="FSDP needs CUDA GPUs")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_fsdp_student_saves_sharded_checkpoints_and_one_full_student(tiny_decoder, data_dir, tmp_path):
