@@ -2,7 +2,7 @@
 
 FSDP and DeepSpeed cannot be checked here: accelerate turns them on only with accelerators, and a
 CPU run of configs/accelerate/fsdp.yaml silently trains as plain multi-CPU DDP (seen: the
-manifest's `distributed` said MULTI_CPU). They need a multi-GPU machine."""
+manifest's `distributed` said MULTI_CPU). FSDP on a GPU: tests/train/test_fsdp_gpu.py (skipped here)."""
 
 import json
 import os
