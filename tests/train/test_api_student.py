@@ -116,10 +116,13 @@ def test_a_failed_job_reaches_the_user_and_is_not_complete(fault_server, data_di
 
 
 def _start_killable(data_dir, out, server, *extra) -> subprocess.Popen:
+    # SIGINT at its default, as under a terminal: a test run started in the background of a script
+    # inherits SIGINT ignored, and Python then never installs its KeyboardInterrupt handler.
     return subprocess.Popen(
         [sys.executable, "-m", "ftcot.cli", "train", data_dir, "--student", BASE, "--out", out,
          "--base-url", server.url, "--poll-s", "0.05", "--max-poll-s", "0.05", "--no-progress", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
 
 
