@@ -513,7 +513,7 @@ def save_student(trainer: Trainer, tokenizer, out: Path, config: TrainConfig) ->
     which every process must join, and the main process writes one plain safetensors student that
     `ftcot eval` and `from_pretrained` load without the launcher."""
     accelerator = trainer.accelerator
-    sharded = accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
+    sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
     state_dict = accelerator.get_state_dict(trainer.model) if sharded else None
     if not trainer.is_world_process_zero():
         return
