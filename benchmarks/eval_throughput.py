@@ -1,7 +1,10 @@
-"""Evaluation throughput: samples/s of `ftcot eval` for SmolLM2 on MultiArith test, batched vs batch 1.
+"""Evaluation throughput: samples/s of `ftcot eval` for SmolLM2 on MultiArith test, batched vs batch 1,
+in fp32 and bf16 weights (`--precision`).
 
     python benchmarks/eval_throughput.py            # writes benchmarks/results/eval.{md,json}
     python benchmarks/eval_throughput.py --questions 8 --batch-sizes 1 8   # a quick look
+    python benchmarks/eval_throughput.py --model runs/demo/train/STUDENT --method ft_cot \
+        --max-new-tokens 256 --batch-sizes 32 --precisions fp32 bf16   # a trained student
 
 Each setting is a full `ftcot.evaluate.evaluate` run into a fresh folder (prompting,
 generation, records, scoring), timed from the first generated sample to the last; the
@@ -27,17 +30,20 @@ RESULTS = Path(__file__).parent / "results"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def run(batch_size: int, questions: int, max_new_tokens: int, method: str, out: Path) -> dict:
+def run(
+    model: str, batch_size: int, precision: str, questions: int, max_new_tokens: int, method: str, out: Path
+) -> dict:
     from ftcot.evaluate import EvalConfig, evaluate
     from ftcot.records import read_records
 
-    config = EvalConfig(model="smollm2", task="multiarith", split="test", method=method, out=out,
-                        limit=questions, max_new_tokens=max_new_tokens, batch_size=batch_size)  # fmt: skip
+    config = EvalConfig(model=model, task="multiarith", split="test", method=method, out=out, limit=questions,
+                        max_new_tokens=max_new_tokens, batch_size=batch_size, precision=precision)  # fmt: skip
     evaluate(config)
     metrics = json.loads((out / "metrics.json").read_text())
     records = sorted(read_records(out), key=lambda r: r.key)
     return {
         "batch_size": batch_size,
+        "precision": precision,
         "seconds": metrics["timing"]["seconds"],
         "samples_per_s": metrics["timing"]["samples_per_s"],
         "completion_tokens": metrics["usage"]["completion_tokens"],
@@ -53,7 +59,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--method", default="zero_shot")
+    parser.add_argument("--model", default="smollm2", help="a bundled name or a student's folder")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 16])
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     parser.add_argument("--rounds", type=int, default=2, help="repeat every setting; the best round counts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -62,20 +70,20 @@ def main() -> None:
     from ftcot.train.precision import cpu_model
 
     print(f"CPU: {cpu_model()}", flush=True)
-    load_model("smollm2")  # converts the bundled GGUF once, so that no timed run pays for it
+    load_model(args.model)  # converts a bundled GGUF once, so that no timed run pays for it
     load_before = os.getloadavg()
-    best: dict[int, dict] = {}
+    settings = [(b, p) for p in args.precisions for b in args.batch_sizes]  # the first is the baseline
+    best: dict[tuple[int, str], dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # Rounds interleave the settings, so that a noisy neighbour slows all of them alike; best of rounds kept.
         for round_ in range(args.rounds):
-            for b in args.batch_sizes:
-                r = run(
-                    b, args.questions, args.max_new_tokens, args.method, Path(tmp) / f"round{round_}-batch{b}"
-                )
-                print(f"round {round_} batch {b}: {r['samples_per_s']:.2f} samples/s", flush=True)
-                if b not in best or r["samples_per_s"] > best[b]["samples_per_s"]:
-                    best[b] = r
-    results = [best[b] for b in args.batch_sizes]
+            for b, p in settings:
+                out = Path(tmp) / f"round{round_}-batch{b}-{p}"
+                r = run(args.model, b, p, args.questions, args.max_new_tokens, args.method, out)
+                print(f"round {round_} batch {b} {p}: {r['samples_per_s']:.2f} samples/s", flush=True)
+                if (b, p) not in best or r["samples_per_s"] > best[b, p]["samples_per_s"]:
+                    best[b, p] = r
+    results = [best[s] for s in settings]
     baseline = results[0]
     for r in results:
         r["speedup"] = r["samples_per_s"] / baseline["samples_per_s"]
@@ -90,8 +98,9 @@ def main() -> None:
     report = {
         "command": "python benchmarks/eval_throughput.py " + " ".join(
             [f"--questions {args.questions}", f"--max-new-tokens {args.max_new_tokens}", f"--method {args.method}",
-             "--batch-sizes " + " ".join(map(str, args.batch_sizes)), f"--rounds {args.rounds}"]),
-        "model": "smollm2 (SmolLM2-135M-Instruct, fp32, transformers)",
+             "--batch-sizes " + " ".join(map(str, args.batch_sizes)), "--precisions " + " ".join(args.precisions),
+             f"--rounds {args.rounds}"] + ([f"--model {args.model}"] if args.model != "smollm2" else [])),
+        "model": "smollm2 (SmolLM2-135M-Instruct, transformers)" if args.model == "smollm2" else f"{args.model} (transformers)",
         "task": "multiarith test",
         "questions": args.questions,
         "max_new_tokens": args.max_new_tokens,
@@ -121,12 +130,12 @@ def markdown(report: dict) -> str:
         "",
         f"Made with `{report['command']}`.",
         "",
-        "| batch size | seconds | samples/s | speedup vs batch 1 | completion tokens | accuracy % | outputs equal to batch 1 |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| batch size | weights | seconds | samples/s | speedup vs first | completion tokens | accuracy % | outputs equal to first |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["results"]:
         lines.append(
-            f"| {r['batch_size']} | {r['seconds']:.1f} | {r['samples_per_s']:.2f} | {r['speedup']:.2f}× | "
+            f"| {r['batch_size']} | {r.get('precision', 'fp32')} | {r['seconds']:.1f} | {r['samples_per_s']:.2f} | {r['speedup']:.2f}× | "
             f"{r['completion_tokens']} | {r['accuracy']:.1f} | {r['same_outputs_as_first']}/{report['questions']} |"
         )
     lines += [

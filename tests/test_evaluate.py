@@ -248,6 +248,30 @@ def test_eval_student_folder_ft_cot_with_self_consistency(mirror, tiny_student, 
     assert manifest["model_params"] < 10_000_000
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
+def test_precision_is_the_dtype_the_weights_ran_in(mirror, tiny_student, tmp_path, monkeypatch, precision):
+    import ftcot.models
+    from ftcot.train.precision import choose_precision
+
+    ran_in = []
+    load = ftcot.models.load_model
+
+    def spy(*args, **kwargs):
+        model, tokenizer = load(*args, **kwargs)
+        ran_in.append(next(model.parameters()).dtype)
+        return model, tokenizer
+
+    monkeypatch.setattr(ftcot.models, "load_model", spy)
+    config = EvalConfig(model=str(tiny_student), task="multiarith", out=tmp_path / "run", method="ft_cot",
+                        limit=2, max_new_tokens=4, precision=precision)  # fmt: skip
+    manifest = read_manifest(evaluate(config))
+    bf16 = precision == "bf16" or (precision == "auto" and choose_precision(None)[0])
+    assert ran_in == [torch.bfloat16 if bf16 else torch.float32]
+    assert manifest["precision"] == precision and manifest["weights_dtype"] == ("bf16" if bf16 else "fp32")
+    assert manifest["precision_chosen_by"] == ("flag" if precision != "auto" else choose_precision(None)[1])
+    assert len(read_records(tmp_path / "run")) == 2
+
+
 def test_resume_refuses_a_different_budget_and_finishes_a_partial_run(mirror, tiny_student, tmp_path):
     def config(**kw):
         base = dict(

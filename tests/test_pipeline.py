@@ -33,7 +33,9 @@ def test_shipped_recipes_validate(mirror):
     for name in ("demo", "reproduce", "diverse_live"):
         recipe = load_recipe(text=builtin_recipe(name))
         assert recipe.tasks and recipe.students
-    assert quick(load_recipe(text=builtin_recipe("demo"))).curate["train_questions"] == 40
+    demo = load_recipe(text=builtin_recipe("demo"))
+    assert demo.curate["train_questions"] == 40 and demo.students[0]["val_limit"] == 0
+    assert quick(demo).curate["train_questions"] == 16 and quick(demo).students[0]["epochs"] == 1
 
 
 @pytest.mark.parametrize(

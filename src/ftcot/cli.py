@@ -608,7 +608,8 @@ def run_recipe(
 @app.command()
 def demo(
     quick: Annotated[
-        bool, typer.Option("--quick", help="A subset: about 10 minutes on 2 CPU cores.")
+        bool,
+        typer.Option("--quick", help="A subset, to see every stage run: about 5 minutes on 2 CPU cores."),
     ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run folder (default: runs/demo or runs/demo-quick).")

@@ -109,6 +109,12 @@ class EvalConfig(BaseModel):
     device: str | None = Field(
         None, description="cpu, cuda, ... (default: cuda when torch sees a GPU, else cpu)"
     )
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32",
+        description="a local model's weights under transformers: fp32 (the reference outputs), bf16, or "
+        "auto: bf16 where it is faster (a GPU that supports it; a CPU by the trainer's cached probe). "
+        "bf16 greedy outputs can differ from fp32's",
+    )
     # Served models (openai:, vllm:, llamacpp: specs) go through the teacher engine: cache, limits, resume.
     base_url: str | None = Field(None, description="OpenAI-compatible server for openai: models")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
@@ -377,16 +383,29 @@ def evaluate(config: EvalConfig) -> Path:
     if as_teacher:
         return _evaluate_as_teacher(config, task, samples, settings)
 
-    model, tokenizer = load_model(config.model, device=config.device)
+    bf16, chosen_by = weights_precision(config.precision)
+    model, tokenizer = load_model(config.model, device=config.device, dtype=torch.bfloat16 if bf16 else None)
     torch.manual_seed(config.seed)  # sampled runs (self-consistency) repeat
     manifest = EvalManifest(
         **settings,
+        weights_dtype="bf16" if bf16 else "fp32",
+        precision_chosen_by=chosen_by,
         model_params=sum(p.numel() for p in model.parameters()),
         encoder_decoder=bool(model.config.is_encoder_decoder),
         model_manifest=student,
         status="running",
     )
     return _evaluate_local(config, task, samples, manifest, model, tokenizer)
+
+
+def weights_precision(setting: str) -> tuple[bool, str]:
+    """(bf16?, what chose it: flag | gpu | cpu_probe) for `precision`; auto decides as training does."""
+    if setting != "auto":
+        return setting == "bf16", "flag"
+    from ftcot.train.precision import choose_precision
+
+    bf16, chosen_by, _ = choose_precision(None)
+    return bf16, chosen_by
 
 
 def _evaluate_local(

@@ -388,6 +388,9 @@ class EvalManifest(Manifest):
     engine: str | None = None  # a local model's: transformers | llamacpp (None: served, or earlier versions)
     gguf_outtype: str | None = None  # --engine llamacpp: the GGUF type the student was exported to
     gguf: GGUFFile | None = None  # --engine llamacpp: the file it ran
+    precision: str | None = None  # the setting: fp32 | bf16 | auto (local transformers models)
+    weights_dtype: Literal["fp32", "bf16"] | None = None  # what the weights ran in, `auto` resolved
+    precision_chosen_by: str | None = None  # flag | gpu | cpu_probe (ftcot.train.precision)
     model_params: int | None = None
     encoder_decoder: bool | None = None
     model_manifest: TrainManifest | None = None  # a trained student's own manifest (its small fields)

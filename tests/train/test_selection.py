@@ -102,6 +102,26 @@ def test_val_limit_caps_accuracy_not_loss(tiny_decoder, data_dir, tmp_path):
     assert m["epochs"][0]["val_n"] == 1 and m["val_loss_rows"] == 2
 
 
+def test_val_limit_0_selects_by_loss_without_generating(tiny_decoder, data_dir, tmp_path, monkeypatch):
+    def no_generation(self):
+        raise AssertionError("val_limit 0 must not answer val questions")
+
+    monkeypatch.setattr(StudentTrainer, "val_correct", no_generation)
+    scripted(monkeypatch, "val_loss", [2.0, 1.0, 1.5])
+    m = metrics(train_tiny(tiny_decoder, data_dir, tmp_path, epochs=3, val_limit=0))
+    assert [e["val_loss"] for e in m["epochs"]] == [2.0, 1.0, 1.5]
+    assert all(e.get("val_accuracy") is None for e in m["epochs"])
+    assert m["selected_by"] == "val_loss" and m["selected_epoch"] == 2
+    assert m["best_checkpoint"].endswith("checkpoint-4")
+
+
+def test_val_limit_0_cannot_select_by_accuracy(data_dir, tmp_path):
+    from ftcot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="val_limit 0"):
+        TrainConfig(data_dir=data_dir, student="x", out=tmp_path, val_limit=0, select_by="val_accuracy")
+
+
 @pytest.mark.parametrize("student", ["tiny_decoder", "tiny_encoder_decoder"])
 def test_val_loss_sums_are_the_models_own_loss(student, data_dir, request):
     """Decoder (shifted) and encoder-decoder (not shifted) alike: the summed token loss over the

@@ -104,7 +104,10 @@ class TrainConfig(BaseModel):
     val_max_new_tokens: int = Field(128, ge=1, description="Generation budget for validation answers.")
     val_batch_size: int = Field(16, ge=1, description="Val questions answered per generation batch.")
     val_limit: int | None = Field(
-        None, ge=1, description="Val accuracy on the first N val questions only (val loss uses them all)."
+        None,
+        ge=0,
+        description="Val accuracy on the first N val questions only (val loss uses them all); 0: no val "
+        "accuracy, so no generation during training (val loss still chooses the epoch).",
     )
     save_total_limit: int = Field(2, ge=1, description="Checkpoints kept (the best one is never deleted).")
     keep_checkpoints: bool = Field(
@@ -143,6 +146,10 @@ class TrainConfig(BaseModel):
     def _check_combinations(self) -> TrainConfig:
         if self.step_by_step and self.method != "ft_cot":
             raise ConfigError("step-by-step training needs rationales: use it with --method ft_cot")
+        if self.select_by == "val_accuracy" and self.val_limit == 0:
+            raise ConfigError(
+                "select_by val_accuracy needs val questions to answer: val_limit 0 answers none"
+            )
         return self
 
     @property

@@ -164,14 +164,13 @@ class StudentTrainer(Trainer):
         """Val loss over every val row, val accuracy on the val questions, and the selection score."""
         start = time.time()
         loss = self.val_loss()
-        correct = self.val_correct()
-        n = len(self.val_rows)
-        accuracy = 100.0 * correct / n
-        metrics = {
-            f"{metric_key_prefix}_accuracy": accuracy,
-            f"{metric_key_prefix}_correct": correct,
-            f"{metric_key_prefix}_n": n,
-        }
+        n = len(self.val_rows)  # 0 with val_limit 0: val loss only, nothing generated
+        metrics: dict[str, float] = {f"{metric_key_prefix}_n": n}
+        accuracy = None
+        if n:
+            correct = self.val_correct()
+            accuracy = 100.0 * correct / n
+            metrics |= {f"{metric_key_prefix}_accuracy": accuracy, f"{metric_key_prefix}_correct": correct}
         if loss is not None:
             metrics[f"{metric_key_prefix}_loss"] = loss
         if self.selected_by != "last":
@@ -240,7 +239,7 @@ class StudentTrainer(Trainer):
         return int(total.item())
 
 
-def selection_score(selected_by: str, loss: float | None, accuracy: float, epoch: float) -> float:
+def selection_score(selected_by: str, loss: float | None, accuracy: float | None, epoch: float) -> float:
     """The score the Trainer keeps the highest of: -val loss or val accuracy. Ties go to the later
     (longer-trained) epoch: small val splits tie often on accuracy, and the first epoch of a tie is
     the least trained. The nudge is far below any difference that means something."""
@@ -249,10 +248,15 @@ def selection_score(selected_by: str, loss: float | None, accuracy: float, epoch
     return accuracy + 1e-6 * epoch
 
 
+def has_validation(val_rows: list[dict], val_data) -> bool:
+    """Whether an epoch can be validated: val questions to answer, or val rows to take the loss of."""
+    return bool(val_rows) or (val_data is not None and len(val_data) > 0)
+
+
 def selection_criterion(config: TrainConfig, val_rows: list[dict], val_data) -> str:
     """The criterion in force: `select_by`, unless nothing can be validated (then the last epoch) or no
     val row has a completion to score (ft_cot val questions without a kept rationale: val accuracy)."""
-    if not (config.eval_every_epoch and val_rows):
+    if not (config.eval_every_epoch and has_validation(val_rows, val_data)):
         return "last"
     if config.select_by == "val_loss" and not len(val_data):
         log.warning(
@@ -437,7 +441,7 @@ def prepare(config: TrainConfig):
     model, tokenizer, checkpoint, encoder_decoder = load_student(config)
     rows, dataset, truncated = build_train_data(config, tokenizer, rows, encoder_decoder)
     val_data = build_val_data(config, tokenizer, val_rows, encoder_decoder)
-    if config.val_limit:
+    if config.val_limit is not None:
         val_rows = val_rows[: config.val_limit]
     return rows, val_rows, val_data, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated
 
@@ -469,7 +473,9 @@ def _train(config: TrainConfig, callbacks: list[TrainerCallback] | None) -> Path
     )
     selected_by = selection_criterion(config, val_rows, val_data)
     bf16, precision_chosen_by, probe = choose_precision(config.bf16)
-    args = training_arguments(config, has_val=bool(val_rows), bf16=bf16, selected_by=selected_by)
+    args = training_arguments(
+        config, has_val=has_validation(val_rows, val_data), bf16=bf16, selected_by=selected_by
+    )
     if config.check_format and args.process_index == 0:
         run_format_check(config, tokenizer, rows, encoder_decoder)
     if config.lora:
@@ -586,7 +592,7 @@ def selected_epoch(state, selected_by: str) -> int | None:
     if selected_by != "last" and state.best_model_checkpoint:
         step = int(state.best_model_checkpoint.rsplit("-", 1)[1])
         for entry in state.log_history:
-            if entry.get("step") == step and "eval_accuracy" in entry:
+            if entry.get("step") == step and "eval_n" in entry:
                 return epoch_of(entry)
     return epoch_of({"epoch": state.epoch}) if state.epoch else None
 
