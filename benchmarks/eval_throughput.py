@@ -62,6 +62,13 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2", help="a bundled name or a student's folder")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 16])
     parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        metavar="BATCH:PRECISION",
+        help="instead of every batch size x precision, e.g. 1:fp32 32:bf16",
+    )
+    parser.add_argument("--stem", default="eval", help="results file name: OUT/STEM.md and .json")
     parser.add_argument("--rounds", type=int, default=2, help="repeat every setting; the best round counts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -73,6 +80,8 @@ def main() -> None:
     load_model(args.model)  # converts a bundled GGUF once, so that no timed run pays for it
     load_before = os.getloadavg()
     settings = [(b, p) for p in args.precisions for b in args.batch_sizes]  # the first is the baseline
+    if args.settings:
+        settings = [(int(b), p) for b, p in (s.split(":") for s in args.settings)]
     best: dict[tuple[int, str], dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # Rounds interleave the settings, so that a noisy neighbour slows all of them alike; best of rounds kept.
@@ -98,7 +107,8 @@ def main() -> None:
     report = {
         "command": "python benchmarks/eval_throughput.py " + " ".join(
             [f"--questions {args.questions}", f"--max-new-tokens {args.max_new_tokens}", f"--method {args.method}",
-             "--batch-sizes " + " ".join(map(str, args.batch_sizes)), "--precisions " + " ".join(args.precisions),
+             *(["--settings " + " ".join(args.settings)] if args.settings else
+               ["--batch-sizes " + " ".join(map(str, args.batch_sizes)), "--precisions " + " ".join(args.precisions)]),
              f"--rounds {args.rounds}"] + ([f"--model {args.model}"] if args.model != "smollm2" else [])),
         "model": "smollm2 (SmolLM2-135M-Instruct, transformers)" if args.model == "smollm2" else f"{args.model} (transformers)",
         "task": "multiarith test",
@@ -113,8 +123,8 @@ def main() -> None:
         "results": results,
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "eval.md").write_text(markdown(report))
+    (args.out / f"{args.stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{args.stem}.md").write_text(markdown(report))
     print(markdown(report))
 
 

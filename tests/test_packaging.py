@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ["ftcot/recipes/demo.toml", "ftcot/recipes/reproduce.toml", "ftcot/recipes/diverse_live.toml",
+SHIPPED = ["ftcot/recipes/demo.toml", "ftcot/recipes/demo_coin_flip.toml", "ftcot/recipes/reproduce.toml", "ftcot/recipes/diverse_live.toml",
            "ftcot/data/names.txt", "ftcot/report/templates/report.html"]  # fmt: skip
 
 # Run from the installed copy only: the editable install puts this tree's src/ on sys.path too.
@@ -21,7 +21,7 @@ import ftcot
 assert ftcot.__file__.startswith(sys.argv[1]), ftcot.__file__
 from ftcot.pipeline import builtin_recipe, load_recipe
 from ftcot.tasks.generators import GENERATORS
-for name in ("demo", "reproduce", "diverse_live"):
+for name in ("demo", "demo_coin_flip", "reproduce", "diverse_live"):
     load_recipe(text=builtin_recipe(name))
 make, _ = GENERATORS["coin_flip"]
 make(3, 2, 0, None)  # reads data/names.txt

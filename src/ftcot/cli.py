@@ -612,20 +612,22 @@ def demo(
         typer.Option("--quick", help="A subset, to see every stage run: about 5 minutes on 2 CPU cores."),
     ] = False,
     out: Annotated[
-        Path | None, typer.Option(help="Run folder (default: runs/demo or runs/demo-quick).")
+        Path | None,
+        typer.Option(help="Run folder, one subfolder per part (default: runs/demo or runs/demo-quick)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and the estimated teacher cost; run nothing.")
     ] = False,
 ) -> None:
-    """The embedded default: a recorded teacher's D=8 rationales on MultiArith -> SmolLM2-135M students at
-    D=1, D=8 and vanilla -> test accuracy beside the teacher's -> report."""
+    """The embedded default, two recipes: Fine-tune-CoT vs vanilla on Coin Flip (the recorded
+    text-davinci-002 teacher), then diverse reasoning on MultiArith (a recorded teacher's D=8
+    rationales: SmolLM2-135M students at D=1, D=8 and vanilla), each beside its teacher -> reports."""
     from ftcot import pipeline
 
-    recipe = pipeline.load_recipe(text=pipeline.builtin_recipe("demo"))
-    if quick:
-        recipe = pipeline.quick(recipe)
-    _run_recipe(recipe, out or Path("runs") / recipe.name, dry_run)
+    out = out or Path("runs") / ("demo-quick" if quick else "demo")
+    for folder, name in pipeline.DEMO_PARTS.items():
+        recipe = pipeline.load_recipe(text=pipeline.builtin_recipe(name))
+        _run_recipe(pipeline.quick(recipe) if quick else recipe, out / folder, dry_run)
 
 
 @app.command()

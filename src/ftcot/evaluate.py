@@ -166,8 +166,10 @@ class EvalConfig(BaseModel):
     @property
     def served(self) -> bool:
         """An API or engine model (`openai:gpt-4o-mini`, `vllm:...`, `llamacpp:...`), or a shipped
-        recording of one (`recorded:NAME`), not transformers weights."""
-        return self.model.partition(":")[0] in SERVED_KINDS and ":" in self.model
+        recording of one (`recorded:NAME`; `recorded`: text-davinci-002's logs), not transformers weights."""
+        return self.model == "recorded" or (
+            self.model.partition(":")[0] in SERVED_KINDS and ":" in self.model
+        )
 
     @property
     def new_tokens(self) -> int:

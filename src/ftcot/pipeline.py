@@ -426,13 +426,17 @@ def builtin_recipe(name: str) -> str:
         raise ConfigError(f"no built-in recipe {name!r}") from None
 
 
+# `ftcot demo`: its parts, in the order it runs them (subfolder of the demo's run folder -> the
+# built-in recipe): what Fine-tune-CoT does (Coin Flip, minutes), then what diverse reasoning adds.
+DEMO_PARTS = {"coin-flip": "demo_coin_flip", "diverse": "demo"}
+
 # The `--quick` demo: the same pipeline on a subset, to see every stage run (5 minutes on 2 quiet
 # CPU cores, README); too small to show the method.
 QUICK_OVERRIDES = {
     "curate": {"train_questions": 16},
     "students": {"epochs": 1, "val_limit": 0},
-    "eval": {"limit": 24},
-    "report": {"note": "Quick demo: 16 training questions, 1 epoch, 24 test questions. Not a result."},
+    "eval": {"limit": 16},
+    "report": {"note": "Quick demo: 16 training questions, 1 epoch, 16 test questions. Not a result."},
 }
 
 

@@ -121,6 +121,8 @@ class Run:
             )
         elif isinstance(m, EvalManifest):
             model = m.model or self._first_record("model")
+            if model == "recorded" and m.served and m.served.backend and m.served.backend.model:
+                model = f"{m.served.backend.model} (recorded)"  # the paper's teacher's logs, by its name
         else:
             model = None
         model = str(model or "?")
