@@ -27,12 +27,14 @@ from ftcot.report.runs import Run
 # name -> changes to the demo's students ({lr, epochs, seed}) and curate ({train_questions}).
 VARIANTS = {
     "lr1e-4": {"lr": 1e-4},  # the demo as shipped before this sweep
+    "lr1e-4-seed1": {"lr": 1e-4, "seed": 1},
     "lr3e-4": {"lr": 3e-4},
     "lr1e-3": {"lr": 1e-3},
     "lr3e-4-seed1": {"lr": 3e-4, "seed": 1},
     "lr1e-3-seed1": {"lr": 1e-3, "seed": 1},
     "lr3e-4-3ep": {"lr": 3e-4, "epochs": 3},
-    "q40-lr1e-4": {"lr": 1e-4, "train_questions": 40},  # the quick demo's subset
+    "q40-lr1e-4": {"lr": 1e-4, "train_questions": 40},  # the demo's subset since this sweep
+    "q40-lr1e-4-seed1": {"lr": 1e-4, "train_questions": 40, "seed": 1},
     "q40-lr1e-3": {"lr": 1e-3, "train_questions": 40},
 }
 
