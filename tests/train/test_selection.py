@@ -108,7 +108,9 @@ def test_val_limit_0_selects_by_loss_without_generating(tiny_decoder, data_dir, 
 
     monkeypatch.setattr(StudentTrainer, "val_correct", no_generation)
     scripted(monkeypatch, "val_loss", [2.0, 1.0, 1.5])
-    m = metrics(train_tiny(tiny_decoder, data_dir, tmp_path, epochs=3, val_limit=0))
+    out = train_tiny(tiny_decoder, data_dir, tmp_path, epochs=3, val_limit=0)
+    m = metrics(out)
+    assert json.loads((out / "manifest.json").read_text())["data"]["val_questions"] == 2  # still validated on
     assert [e["val_loss"] for e in m["epochs"]] == [2.0, 1.0, 1.5]
     assert all(e.get("val_accuracy") is None for e in m["epochs"])
     assert m["selected_by"] == "val_loss" and m["selected_epoch"] == 2

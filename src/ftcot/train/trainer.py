@@ -500,7 +500,7 @@ def _train(config: TrainConfig, callbacks: list[TrainerCallback] | None) -> Path
     save_student(trainer, tokenizer, out, config)  # every process: gathering sharded weights is collective
     if trainer.is_world_process_zero():
         manifest = build_manifest(
-            config, trainer, result.metrics, checkpoint, encoder_decoder, rows, val_rows, truncated,
+            config, trainer, result.metrics, checkpoint, encoder_decoder, rows, truncated,
             val_loss_rows=len(val_data), precision_chosen_by=precision_chosen_by, precision_probe=probe,
         )  # fmt: skip
         write_manifest(out, manifest)
@@ -604,7 +604,6 @@ def build_manifest(
     checkpoint,
     encoder_decoder,
     rows,
-    val_rows,
     truncated,
     *,
     val_loss_rows: int,
@@ -612,6 +611,7 @@ def build_manifest(
     precision_probe: PrecisionProbe | None,
 ) -> TrainManifest:
     data_dir = Path(config.data_dir)
+    val_file = data_dir / VAL_FILE
     state = trainer.state
     runtime = train_metrics.get("train_runtime") or 0.0
     epochs = [EpochRow(**row) for row in epoch_metrics(state.log_history)]
@@ -628,9 +628,10 @@ def build_manifest(
         data=TrainData(
             dir=str(data_dir),
             train_sha256=sha256_of(data_dir / TRAIN_FILE),
-            val_sha256=sha256_of(data_dir / VAL_FILE) if (data_dir / VAL_FILE).is_file() else None,
+            val_sha256=sha256_of(val_file) if val_file.is_file() else None,
             train_rows=len(rows),
-            val_questions=len(val_rows),
+            # The val split's questions (val loss takes them all), not the val_limit answered for accuracy.
+            val_questions=len(load_rows(val_file)) if val_file.is_file() and val_file.stat().st_size else 0,
             rows_truncated=truncated,
             curate=curated.yield_ if curated is not None else None,
         ),
