@@ -9,7 +9,7 @@
 #   checks            the FSDP test (tests/train/test_fsdp_gpu.py) and the recipes diverse_full,
 #                     diverse_full_seed1, teacher_axis_full and size_axis_full
 #   demo              the demo's settings sweep (benchmarks/reproduce/demo_settings.py)
-#   recipes NAME...   benchmarks/reproduce/NAME.toml for each NAME (demo:VARIANT: a demo variant)
+#   recipes NAME...   benchmarks/reproduce/NAME.toml for each NAME (demo:VARIANT a demo variant, demo:all all)
 # Each run folder is packed into $OUT as it finishes (manifests, records, reports: no weights), and a
 # recipe still running near SECONDS_LEFT is stopped with SIGTERM (the pipeline marks nothing done
 # that did not finish) and packed as it stands.
@@ -74,32 +74,26 @@ checks() {  # the FSDP test and the MultiArith curve, its seed, the teacher and 
     stamp "FSDP test: $(grep -E "passed|failed|skipped|error" "$OUT/fsdp_test.log" | tail -1)"
 }
 
-recipes() {  # recipes(NAME...): benchmarks/reproduce/NAME.toml, or demo:VARIANT (demo_settings.py), all at once
-    local left=$((${SECONDS_LEFT:-300} - 40))
+recipes() {  # recipes(NAME...): benchmarks/reproduce/NAME.toml, or demo:VARIANT / demo:all (demo_settings.py), at once
+    local left=$((${SECONDS_LEFT:-300} - 40)) toml
     setup
     OMP_NUM_THREADS=2 python3 benchmarks/reproduce/demo_settings.py write runs/demo-settings
-    stamp "$# recipes, at most ${left}s"
     JOBS=()
     for name in "$@"; do
         case "$name" in
+            demo:all) for toml in runs/demo-settings/*.toml; do
+                          recipe "$toml" "demo-settings-$(basename "$toml" .toml)" "$left"
+                      done ;;
             demo:*) recipe "runs/demo-settings/${name#demo:}.toml" "demo-settings-${name#demo:}" "$left" ;;
             *) recipe "benchmarks/reproduce/$name.toml" "$name" "$left" ;;
         esac
     done
+    stamp "${#JOBS[@]} recipes, at most ${left}s"
     finish
 }
 
-demo() {  # the demo's settings sweep (benchmarks/reproduce/demo_settings.py), every variant at once
-    local left=$((${SECONDS_LEFT:-300} - 40))
-    setup
-    OMP_NUM_THREADS=2 python3 benchmarks/reproduce/demo_settings.py write runs/demo-settings
-    stamp "$(ls runs/demo-settings | wc -l) demo variants, at most ${left}s"
-    JOBS=()
-    for toml in runs/demo-settings/*.toml; do
-        name=$(basename "$toml" .toml)
-        recipe "$toml" "demo-settings-$name" "$left"
-    done
-    finish
+demo() {  # the demo's settings sweep (benchmarks/reproduce/demo_settings.py): every variant at once, then its table
+    recipes demo:all
     python3 benchmarks/reproduce/demo_settings.py table runs/demo-settings-* --out "$OUT/demo_settings.md"
 }
 

@@ -433,7 +433,8 @@ def build_val_data(config: TrainConfig, tokenizer, val_rows: list[dict], encoder
 def prepare(config: TrainConfig):
     """Everything `train` needs before the first step: rows, student, tokenized train and val data.
 
-    Val loss takes every val row; val accuracy the first `val_limit` questions (generation is slow)."""
+    `val_rows` are all the val questions (val loss takes every one that has a completion); `_train`
+    has the first `val_limit` of them answered for val accuracy."""
     data_dir = Path(config.data_dir)
     rows = load_rows(data_dir / TRAIN_FILE)
     val_path = data_dir / VAL_FILE
@@ -441,8 +442,6 @@ def prepare(config: TrainConfig):
     model, tokenizer, checkpoint, encoder_decoder = load_student(config)
     rows, dataset, truncated = build_train_data(config, tokenizer, rows, encoder_decoder)
     val_data = build_val_data(config, tokenizer, val_rows, encoder_decoder)
-    if config.val_limit is not None:
-        val_rows = val_rows[: config.val_limit]
     return rows, val_rows, val_data, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated
 
 
@@ -471,10 +470,11 @@ def _train(config: TrainConfig, callbacks: list[TrainerCallback] | None) -> Path
     rows, val_rows, val_data, model, tokenizer, checkpoint, encoder_decoder, dataset, truncated = prepare(
         config
     )
-    selected_by = selection_criterion(config, val_rows, val_data)
+    answered = val_rows[: config.val_limit]  # None: all; 0: none (val loss only)
+    selected_by = selection_criterion(config, answered, val_data)
     bf16, precision_chosen_by, probe = choose_precision(config.bf16)
     args = training_arguments(
-        config, has_val=has_validation(val_rows, val_data), bf16=bf16, selected_by=selected_by
+        config, has_val=has_validation(answered, val_data), bf16=bf16, selected_by=selected_by
     )
     if config.check_format and args.process_index == 0:
         run_format_check(config, tokenizer, rows, encoder_decoder)
@@ -491,7 +491,7 @@ def _train(config: TrainConfig, callbacks: list[TrainerCallback] | None) -> Path
         processing_class=tokenizer,
         callbacks=[*(callbacks or []), TrainProgress(progress_enabled(config.progress))],
         ftcot=config,
-        val_rows=val_rows,
+        val_rows=answered,
         val_data=val_data,
         selected_by=selected_by,
     )
@@ -500,7 +500,7 @@ def _train(config: TrainConfig, callbacks: list[TrainerCallback] | None) -> Path
     save_student(trainer, tokenizer, out, config)  # every process: gathering sharded weights is collective
     if trainer.is_world_process_zero():
         manifest = build_manifest(
-            config, trainer, result.metrics, checkpoint, encoder_decoder, rows, truncated,
+            config, trainer, result.metrics, checkpoint, encoder_decoder, rows, len(val_rows), truncated,
             val_loss_rows=len(val_data), precision_chosen_by=precision_chosen_by, precision_probe=probe,
         )  # fmt: skip
         write_manifest(out, manifest)
@@ -604,6 +604,7 @@ def build_manifest(
     checkpoint,
     encoder_decoder,
     rows,
+    val_questions: int,
     truncated,
     *,
     val_loss_rows: int,
@@ -611,7 +612,6 @@ def build_manifest(
     precision_probe: PrecisionProbe | None,
 ) -> TrainManifest:
     data_dir = Path(config.data_dir)
-    val_file = data_dir / VAL_FILE
     state = trainer.state
     runtime = train_metrics.get("train_runtime") or 0.0
     epochs = [EpochRow(**row) for row in epoch_metrics(state.log_history)]
@@ -628,10 +628,9 @@ def build_manifest(
         data=TrainData(
             dir=str(data_dir),
             train_sha256=sha256_of(data_dir / TRAIN_FILE),
-            val_sha256=sha256_of(val_file) if val_file.is_file() else None,
+            val_sha256=sha256_of(data_dir / VAL_FILE) if (data_dir / VAL_FILE).is_file() else None,
             train_rows=len(rows),
-            # The val split's questions (val loss takes them all), not the val_limit answered for accuracy.
-            val_questions=len(load_rows(val_file)) if val_file.is_file() and val_file.stat().st_size else 0,
+            val_questions=val_questions,  # the val split's (val loss takes them all), not the val_limit answered
             rows_truncated=truncated,
             curate=curated.yield_ if curated is not None else None,
         ),
