@@ -248,6 +248,29 @@ def test_eval_student_folder_ft_cot_with_self_consistency(mirror, tiny_student, 
     assert manifest["model_params"] < 10_000_000
 
 
+@pytest.mark.parametrize(("trained_as", "flags", "method"), [
+    ("vanilla", [], "vanilla"),  # no --method: the student is asked as it was trained
+    ("ft_cot", [], "ft_cot"),
+    ("ft_cot", ["--method", "zero_shot"], "zero_shot"),  # a prompt method asked for is kept
+])  # fmt: skip
+def test_eval_cli_prompts_a_student_as_its_manifest_says(mirror, tiny_student, tmp_path, trained_as, flags, method):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    for path in tiny_student.iterdir():
+        (folder / path.name).symlink_to(path)
+    (folder / "manifest.json").unlink()
+    (folder / "manifest.json").write_text(json.dumps({"stage": "train", "student_format": {
+        "method": trained_as, "question_prefix": "", "trained_as": trained_as}}))  # fmt: skip
+    out = tmp_path / "eval"
+    args = ["eval", str(folder), "--task", "multiarith", "--out", str(out), "--limit", "2", "--max-new-tokens", "4"]
+    result = CliRunner().invoke(app, args + flags)
+    assert result.exit_code == 0, result.output
+    assert read_manifest(out)["method"] == method
+    assert {r.method for r in read_records(out)} == {method}
+    suffix = "A:" if method == "zero_shot" else "###"
+    assert all(r.prompt.endswith(suffix) for r in read_records(out))
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
 def test_precision_is_the_dtype_the_weights_ran_in(mirror, tiny_student, tmp_path, monkeypatch, precision):
     import ftcot.models

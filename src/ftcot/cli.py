@@ -425,7 +425,9 @@ def _option_error(error: dict) -> str:
     "ftcot.evaluate:EvalConfig", arguments=["model"], exclude=["question_prefix"], names=CHAT_FLAG
 )
 def eval_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False, **options
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    **options,
 ) -> None:
     """Evaluate a model on a task split with a prompting method; writes records, manifest and metrics.json."""
     from pydantic import ValidationError
@@ -434,7 +436,7 @@ def eval_command(
     from ftcot.evaluate import METRICS_FILE, EvalConfig, evaluate
 
     try:
-        config = EvalConfig(**options)
+        config = EvalConfig(**cli_options.given(ctx, options))  # a student's own method fills --method
     except ValidationError as e:
         raise ConfigError("; ".join(map(_option_error, e.errors()))) from e
     run_dir = evaluate(config)

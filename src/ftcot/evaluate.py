@@ -82,7 +82,10 @@ class EvalConfig(BaseModel):
     task: str = Field(description="task name, or a task card .toml for your own data")
     out: Path = Field(description="run folder (an existing one is resumed)")
     split: str = Field("test", description="the task's split to evaluate on")
-    method: Method = Field("zero_shot", description="prompting method (ft_cot, vanilla: fine-tuned students)")
+    method: Method = Field(
+        "zero_shot",
+        description="prompting method (default: a fine-tuned student's own, from its train manifest; else zero_shot)",
+    )
     max_new_tokens: int | None = Field(
         None, gt=0, description="default per method (DEFAULT_MAX_NEW_TOKENS; docs/evaluate.md)"
     )
@@ -202,9 +205,11 @@ def build_prompt(config: EvalConfig, task: Task, question: str, encoder_decoder:
 def as_trained(config: EvalConfig, student: TrainManifest | None) -> EvalConfig:
     """A fine-tuned student is prompted and scored in the format it was trained in, as its train
     manifest's `student_format` states: a Distilling step-by-step student answers its label task
-    (`[label] {question} ###` -> ` {answer}`), not the Fine-tune-CoT prompt it never saw."""
+    (`[label] {question} ###` -> ` {answer}`), not the Fine-tune-CoT prompt it never saw. Without a
+    method asked for, a student is prompted as it was trained; a prompt method asked for is kept."""
     trained = student.student_format if student is not None else None
-    if config.method not in ("ft_cot", "vanilla") or trained is None:
+    asked = "method" in config.model_fields_set
+    if trained is None or (asked and config.method not in ("ft_cot", "vanilla")):
         return config
     update = {"method": trained.method, "question_prefix": trained.question_prefix}
     if update["method"] != config.method or update["question_prefix"]:
