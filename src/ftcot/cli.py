@@ -173,10 +173,10 @@ def load_task(name: str, answer_type=None, question_field=None, answer_field=Non
 def _teacher_help() -> str:
     from ftcot.teach.recordings import available
 
-    shipped = ", ".join(f"recorded:{name}" for name in available()) or "none yet"
+    shipped = "; ".join(f"recorded:{name} ({r.contents()})" for name, r in available().items()) or "none yet"
     return (
         "openai:MODEL, hf:MODEL_OR_DIR, llamacpp:FILE.gguf (llama-server), vllm:MODEL, recorded "
-        f"(text-davinci-002's logs), or a shipped live-teacher recording: {shipped}"
+        f"(text-davinci-002's logs), or a shipped live-teacher recording (task/split questions×D): {shipped}"
     )
 
 

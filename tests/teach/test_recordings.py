@@ -45,6 +45,9 @@ def test_a_packed_recording_replays_every_d_as_a_prefix_with_no_request(
         assert manifest["status"] == "complete" and manifest["diverse"] == diverse
         assert manifest["backend"]["recording"] == "fake-d4"
     assert server.stats.requests == sent  # replay asked nothing
+    from ftcot.cli import _teacher_help
+
+    assert "recorded:fake-d4 (multiarith/train 5×4)" in _teacher_help()  # `ftcot teach --help` names it
 
     with pytest.raises(ConfigError, match="D=4"):
         teach(TeachConfig(teacher="recorded:fake-d4", task="multiarith", diverse=8, limit=5,

@@ -64,6 +64,10 @@ class Recording(BaseModel):
     def temperature_of(self, part: RecordingPart) -> float:
         return self.temperature if part.temperature is None else part.temperature
 
+    def contents(self) -> str:
+        """What it holds, for help texts: `multiarith/train 420×8, multiarith/test 180×1`."""
+        return ", ".join(f"{p.task}/{p.split} {p.questions}×{p.diverse}" for p in self.parts)
+
     def part(self, task: str, split: str) -> RecordingPart:
         for part in self.parts:
             if (part.task, part.split) == (task, split):
