@@ -253,7 +253,9 @@ def test_eval_student_folder_ft_cot_with_self_consistency(mirror, tiny_student, 
     ("ft_cot", [], "ft_cot"),
     ("ft_cot", ["--method", "zero_shot"], "zero_shot"),  # a prompt method asked for is kept
 ])  # fmt: skip
-def test_eval_cli_prompts_a_student_as_its_manifest_says(mirror, tiny_student, tmp_path, trained_as, flags, method):
+def test_eval_cli_prompts_a_student_as_its_manifest_says(
+    mirror, tiny_student, tmp_path, trained_as, flags, method
+):
     folder = tmp_path / "student"
     folder.mkdir()
     for path in tiny_student.iterdir():
@@ -262,7 +264,18 @@ def test_eval_cli_prompts_a_student_as_its_manifest_says(mirror, tiny_student, t
     (folder / "manifest.json").write_text(json.dumps({"stage": "train", "student_format": {
         "method": trained_as, "question_prefix": "", "trained_as": trained_as}}))  # fmt: skip
     out = tmp_path / "eval"
-    args = ["eval", str(folder), "--task", "multiarith", "--out", str(out), "--limit", "2", "--max-new-tokens", "4"]
+    args = [
+        "eval",
+        str(folder),
+        "--task",
+        "multiarith",
+        "--out",
+        str(out),
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "4",
+    ]
     result = CliRunner().invoke(app, args + flags)
     assert result.exit_code == 0, result.output
     assert read_manifest(out)["method"] == method
