@@ -83,7 +83,7 @@ def main() -> None:
         nargs="+",
         default=["bf16", "f32"],
         choices=["bf16", "f16", "f32"],
-        help="GGUF exports to run (bf16: ftcot's default; f32: exact weights)",
+        help="GGUF exports to run (f32: the exact weights, ftcot's default; bf16: faster, outputs can differ)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
