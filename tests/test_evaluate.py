@@ -264,18 +264,7 @@ def test_eval_cli_prompts_a_student_as_its_manifest_says(
     (folder / "manifest.json").write_text(json.dumps({"stage": "train", "student_format": {
         "method": trained_as, "question_prefix": "", "trained_as": trained_as}}))  # fmt: skip
     out = tmp_path / "eval"
-    args = [
-        "eval",
-        str(folder),
-        "--task",
-        "multiarith",
-        "--out",
-        str(out),
-        "--limit",
-        "2",
-        "--max-new-tokens",
-        "4",
-    ]
+    args = ["eval", str(folder), "--task", "multiarith", "--out", str(out), "--limit", "2", "--max-new-tokens", "4"]  # fmt: skip
     result = CliRunner().invoke(app, args + flags)
     assert result.exit_code == 0, result.output
     assert read_manifest(out)["method"] == method
