@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from ftcot.errors import ConfigError
@@ -88,6 +91,17 @@ def test_only_a_finished_teach_run_is_packed(fault_server, recording_root, tmp_p
     with pytest.raises(ConfigError, match="not complete"):
         recordings.pack(live.out, "partial", licence="x")
     assert not (recording_root / "partial").exists()
+
+
+def test_packing_the_same_run_twice_gives_the_same_bytes(fault_server, recording_root, tmp_path):
+    """Re-packing leaves a committed part byte for byte as it was (no timestamp in the gzip header)."""
+    live = live_run(fault_server(), tmp_path)
+    part = recordings.pack(live.out, "twice", licence="test outputs") / "multiarith-train.jsonl.gz"
+    first = part.read_bytes()
+    os.utime(live.out / "completions.jsonl", (1, 1))
+    time.sleep(1.1)  # a gzip header's mtime counts whole seconds
+    recordings.pack(live.out, "twice", licence="test outputs")
+    assert part.read_bytes() == first
 
 
 def test_every_shipped_recording_is_whole():

@@ -162,9 +162,14 @@ def pack(
                 f"{teach_dir} was made with {field}={job[field]!r}; recording {name} has {getattr(recording, field)!r}"
             )
     file = f"{job['task']}-{job['split']}.jsonl.gz"
-    with gzip.open(folder / file, "wt", encoding="utf-8", compresslevel=9) as f:
-        for record in records:
-            f.write(record.to_json() + "\n")
+    # mtime=0 and no name in the gzip header: packing the same records again gives the same bytes,
+    # so re-packing one part leaves the recording's other (committed) parts unchanged.
+    text = "".join(record.to_json() + "\n" for record in records)
+    with (
+        (folder / file).open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as f,
+    ):
+        f.write(text.encode("utf-8"))
     part = RecordingPart(
         task=job["task"], split=job["split"], file=file, questions=manifest["questions"],
         diverse=manifest["diverse"], records=len(records),
