@@ -226,39 +226,16 @@ def split_student_output(text: str) -> str | None:
     return rationale.strip() if separator else None
 
 
-def _usage(*steps: Generation) -> dict:
-    return {
-        "prompt_tokens": sum(g.prompt_tokens for g in steps),
-        "completion_tokens": sum(g.completion_tokens for g in steps),
-    }
-
-
 def _record(
     config: EvalConfig, sample: Sample, index: int, prompt: str, *steps: Generation, **fields
 ) -> Completion:
     answer = steps[-1]
-    record = Completion(
-        task=sample.task,
-        sample_id=sample.id,
-        sample_index=index,
-        split=config.split,
-        method=config.method,
-        question=sample.question,
-        gold=sample.answer,
-        answer_type=sample.answer_type,
-        prompt=prompt,
-        answer_text=answer.text,
-        finish_reason=answer.finish_reason,
-        usage=_usage(*steps),
-        model=config.model,
-        params={
-            "temperature": config.temperature,
-            "top_p": config.top_p,
-            "max_new_tokens": config.new_tokens,
-        },
+    params = {"temperature": config.temperature, "top_p": config.top_p, "max_new_tokens": config.new_tokens}
+    return Completion.scored(
+        sample, index, split=config.split, method=config.method, steps=steps, prompt=prompt,
+        answer_text=answer.text, finish_reason=answer.finish_reason, model=config.model, params=params,
         **fields,
-    )
-    return record.rescore()
+    )  # fmt: skip
 
 
 def run_chunk(

@@ -18,7 +18,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -79,6 +79,25 @@ class Completion:
     @classmethod
     def from_dict(cls, d: dict) -> Completion:
         return cls(**{k: v for k, v in d.items() if k in _FIELD_NAMES})
+
+    @classmethod
+    def scored(
+        cls, sample, index: int, *, split: str, method: str, steps: Sequence = (), **fields
+    ) -> Completion:
+        """The scored record of sample `index` of a question (a `ftcot.tasks.Sample`): its task, id,
+        question, gold answer and answer type, the token usage summed over `steps` (the generations
+        that made it, any with `prompt_tokens` and `completion_tokens`; none: usage unknown), and
+        `fields` as given. The live teacher, the recorded teacher's logs and the student evaluator
+        all make their records here."""
+        usage = {
+            "prompt_tokens": sum(g.prompt_tokens for g in steps),
+            "completion_tokens": sum(g.completion_tokens for g in steps),
+        } if steps else {}  # fmt: skip
+        return cls(
+            task=sample.task, sample_id=sample.id, sample_index=index, split=split, method=method,
+            question=sample.question, gold=sample.answer, answer_type=sample.answer_type, usage=usage,
+            **fields,
+        ).rescore()  # fmt: skip
 
     def rescore(self) -> Completion:
         """Parse and check `answer_text` with the shared checker (fills prediction and correct)."""

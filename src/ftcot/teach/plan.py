@@ -100,29 +100,18 @@ class RequestPlan:
         """One sample's scored record. `rationale` is None for one-step methods (their reply is
         `answer`); `second` is None when no answer was asked (the answer is then empty)."""
         steps = [g for g in (rationale, answer) if g is not None]
-        return Completion(
-            task=sample.task,
-            sample_id=sample.id,
-            sample_index=index,
-            split=self.split,
-            method=self.method,
-            question=sample.question,
-            gold=sample.answer,
-            answer_type=sample.answer_type,
+        return Completion.scored(
+            sample, index, split=self.split, method=self.method, steps=steps,
             prompt=first.prompt,
             rationale=rationale.text if rationale is not None else self.few_shot_rationale(answer),
             answer_prompt=second.prompt if second is not None else None,
             answer_text=answer.text,
             finish_reason=answer.finish_reason,
             rationale_finish_reason=rationale.finish_reason if rationale is not None else None,
-            usage={
-                "prompt_tokens": sum(g.prompt_tokens for g in steps),
-                "completion_tokens": sum(g.completion_tokens for g in steps),
-            },
             model=backend.model,
             params=self.record_params(),
             meta={"backend": backend.name, "chat": backend.chat, "cached": all(g.cached for g in steps)},
-        ).rescore()
+        )  # fmt: skip
 
     def record_params(self) -> dict:
         params = {"temperature": self.step1.temperature, "top_p": self.step1.top_p}

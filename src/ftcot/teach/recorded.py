@@ -204,14 +204,8 @@ def match_entries(task: Task, entries: list[LogEntry], log_accuracy: float | Non
 
 def _to_record(task: Task, sample: Sample, entry: LogEntry, mapping: dict[str, str]) -> Completion:
     prompt = f"Q: {entry.question}\nA: {COT_TRIGGER}"
-    record = Completion(
-        task=task.name,
-        sample_id=sample.id,
-        sample_index=0,
-        method="zs_cot",
-        question=sample.question,
-        gold=sample.answer,
-        answer_type=sample.answer_type,
+    return Completion.scored(
+        sample, 0, split="", method="zs_cot",
         prompt=prompt,
         rationale=remap_letters(entry.rationale, mapping),
         answer_prompt=f"{prompt}{entry.rationale} {entry.trigger}",
@@ -219,13 +213,8 @@ def _to_record(task: Task, sample: Sample, entry: LogEntry, mapping: dict[str, s
         finish_reason="stop",
         model=MODEL,
         params={"temperature": 0.0, "max_tokens_rationale": 128, "max_tokens_answer": 32},
-        meta={
-            "log_entry": entry.number,
-            "log_gold": entry.gold,
-            **({"letter_map": mapping} if mapping else {}),
-        },
-    )
-    return record.rescore()
+        meta={"log_entry": entry.number, "log_gold": entry.gold, **({"letter_map": mapping} if mapping else {})},
+    )  # fmt: skip
 
 
 def recorded_teacher(task: Task, split: str) -> tuple[list[Completion], ImportResult]:
