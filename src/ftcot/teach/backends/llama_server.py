@@ -188,13 +188,15 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:
-    """Runs in the child before exec: on Linux, SIGTERM it when ftcot's process dies (even by kill -9)."""
+    """Runs in the child before exec: on Linux, SIGKILL it when ftcot's process dies (even by kill -9).
+    Not SIGTERM: that starts a graceful shutdown which finishes the batch in flight, slow on busy
+    cores (seen: longer than 15 s), for replies nobody is left to read."""
     os.setsid()  # its own session: the terminal's Ctrl-C reaches ftcot, which stops the server itself
     if sys.platform.startswith("linux"):
         import ctypes
 
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class LlamaServer:
