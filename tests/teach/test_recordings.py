@@ -50,7 +50,8 @@ def test_a_packed_recording_replays_every_d_as_a_prefix_with_no_request(
     assert server.stats.requests == sent  # replay asked nothing
     from ftcot.cli import _teacher_help
 
-    assert "recorded:fake-d4 (multiarith/train 5×4)" in _teacher_help()  # `ftcot teach --help` names it
+    # `ftcot teach --help` names it, and says the part is the split's first 5 questions
+    assert "recorded:fake-d4 (multiarith/train 5×4 (first 5 of 420))" in _teacher_help()
 
     with pytest.raises(ConfigError, match="D=4"):
         teach(TeachConfig(teacher="recorded:fake-d4", task="multiarith", diverse=8, limit=5,
@@ -112,8 +113,9 @@ def test_every_shipped_recording_is_whole():
         for part in recording.parts:
             _, records = recordings.replay(name, part.task, part.split, part.diverse)
             assert len(records) == part.records == part.questions * part.diverse
-            ids = set(get_task(part.task).split_ids(part.split))
-            assert {r.sample_id for r in records} <= ids
+            ids = get_task(part.task).split_ids(part.split)
+            assert len(ids) == (part.split_questions or part.questions)  # a prefix says how long the split is
+            assert {r.sample_id for r in records} == set(ids[: part.questions])  # the split's first questions
             assert len({r.key for r in records}) == len(records)
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ftcot.errors import ConfigError, DataError
 from ftcot.records import Completion, read_manifest, read_records
+from ftcot.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class RecordingPart(BaseModel):
     temperature: float | None = (
         None  # when not the recording's: a greedy (T=0) test split beside sampled train
     )
+    split_questions: int | None = None  # the split's size, when the part holds only its first `questions`
 
 
 class Recording(BaseModel):
@@ -65,8 +67,12 @@ class Recording(BaseModel):
         return self.temperature if part.temperature is None else part.temperature
 
     def contents(self) -> str:
-        """What it holds, for help texts: `multiarith/train 420×8, multiarith/test 180×1`."""
-        return ", ".join(f"{p.task}/{p.split} {p.questions}×{p.diverse}" for p in self.parts)
+        """What it holds, for help texts: `multiarith/train 420×8, single_eq/train 250×8 (first 250 of 356)`."""
+        return ", ".join(
+            f"{p.task}/{p.split} {p.questions}×{p.diverse}"
+            + (f" (first {p.questions} of {p.split_questions})" if p.split_questions else "")
+            for p in self.parts
+        )
 
     def part(self, task: str, split: str) -> RecordingPart:
         for part in self.parts:
@@ -162,6 +168,7 @@ def pack(
                 f"{teach_dir} was made with {field}={job[field]!r}; recording {name} has {getattr(recording, field)!r}"
             )
     file = f"{job['task']}-{job['split']}.jsonl.gz"
+    in_split = len(get_task(job["task"]).split_ids(job["split"]))
     # mtime=0 and no name in the gzip header: packing the same records again gives the same bytes,
     # so re-packing one part leaves the recording's other (committed) parts unchanged.
     text = "".join(record.to_json() + "\n" for record in records)
@@ -176,6 +183,7 @@ def pack(
         accuracy=round(100 * sum(bool(r.correct) for r in records) / max(1, len(records)), 2),
         command=command, elapsed_s=elapsed_s or (manifest.get("last_run") or {}).get("elapsed_s"),
         temperature=None if job["temperature"] == recording.temperature else job["temperature"],
+        split_questions=in_split if manifest["questions"] < in_split else None,
     )  # fmt: skip
     recording.parts = [p for p in recording.parts if (p.task, p.split) != (part.task, part.split)] + [part]
     existing.write_text(recording.model_dump_json(indent=2) + "\n", encoding="utf-8")
