@@ -198,11 +198,11 @@ def match_entries(task: Task, entries: list[LogEntry], log_accuracy: float | Non
                 result.gold_mismatch.append((entry, sample))
         elif not check(entry.gold, sample.answer, task.answer_format).correct:
             result.gold_mismatch.append((entry, sample))
-        result.records.append(_to_record(task, sample, entry, mapping))
+        result.records.append(_to_record(sample, entry, mapping))
     return result
 
 
-def _to_record(task: Task, sample: Sample, entry: LogEntry, mapping: dict[str, str]) -> Completion:
+def _to_record(sample: Sample, entry: LogEntry, mapping: dict[str, str]) -> Completion:
     prompt = f"Q: {entry.question}\nA: {COT_TRIGGER}"
     return Completion.scored(
         sample, 0, split="", method="zs_cot",
