@@ -38,6 +38,17 @@ def test_shipped_recipes_validate(mirror):
     assert quick(demo).curate["train_questions"] == 16 and quick(demo).students[0]["epochs"] == 1
 
 
+BENCHMARK_RECIPES = sorted((Path(__file__).parents[1] / "benchmarks" / "reproduce").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", BENCHMARK_RECIPES, ids=lambda p: p.stem)
+def test_benchmark_recipes_validate_and_plan(mirror, path, tmp_path):
+    """The committed reproduction recipes (most of them meant for a GPU session, where a bad key
+    would cost device time) validate and plan their stages."""
+    stages = plan(load_recipe(path), tmp_path)
+    assert {s.kind for s in stages} >= {"teach", "train", "eval"}
+
+
 @pytest.mark.parametrize(
     "text, match",
     [

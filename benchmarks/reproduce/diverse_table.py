@@ -16,6 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ftcot.manifests import TrainManifest, load_manifest
 from ftcot.records import read_records
 from ftcot.report import find_runs, plots
 from ftcot.report.compare import is_teacher_run
@@ -37,8 +38,19 @@ def unseen_accuracy(run: Run) -> tuple[int, float]:
     return len(records) - len(unseen), round(100.0 * sum(bool(r.correct) for r in unseen) / len(unseen), 2)
 
 
+def epochs(run: Run) -> tuple[int | None, int | None]:
+    """(the epoch the trainer kept, epochs trained), from the train manifest in the student's folder
+    (the evaluation names it; its per-epoch metrics stay there), when that folder is at hand."""
+    folder = Path(run.manifest.model) if run.student_manifest else None
+    train = load_manifest(folder) if folder is not None and folder.is_dir() else None
+    if not isinstance(train, TrainManifest) or train.metrics is None or not train.metrics.epochs:
+        return None, None
+    return train.metrics.selected_epoch, len(train.metrics.epochs)
+
+
 def row(run: Run) -> dict:
     m = run.metrics
+    selected_epoch, trained_epochs = epochs(run)
     teacher = run.dataset.teacher if run.is_student else run.model
     seen, unseen = unseen_accuracy(run)
     return {
@@ -50,6 +62,8 @@ def row(run: Run) -> dict:
         "calculator": bool(run.kind == "eval" and run.manifest.calculator),
         "train_questions": run.train_questions,
         "train_rows": run.train_rows,
+        "selected_epoch": selected_epoch,
+        "epochs": trained_epochs,
         "accuracy": round(m["accuracy"], 2),
         "ci95": [round(v, 2) for v in m["ci95"]],
         "correct": m["correct"],
@@ -74,13 +88,15 @@ def rows(folders: list[Path]) -> list[dict]:
 
 def render(table: list[dict]) -> str:
     lines = [
-        "| run | teacher | D | seed | calculator | train questions | training rows | accuracy % (95% CI) | correct / n | without test questions also in train |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| run | teacher | D | seed | calculator | train questions | training rows | epoch kept (of) | accuracy % (95% CI) | correct / n | without test questions also in train |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in table:
         low, high = r["ci95"]
         calculator = "on" if r["calculator"] else "off" if r["method"] == "ft_cot" else None
-        cells = [r["run"], r["teacher"], r["D"], r["seed"], calculator, r["train_questions"], r["train_rows"]]
+        kept = f"{r['selected_epoch']} ({r['epochs']})" if r["epochs"] else None
+        cells = [r["run"], r["teacher"], r["D"], r["seed"], calculator]
+        cells += [r["train_questions"], r["train_rows"], kept]
         cells = ["–" if c is None else str(c) for c in cells]
         lines.append(
             f"| {' | '.join(cells)} | **{r['accuracy']:.1f}** ({low:.1f}–{high:.1f}) | {r['correct']} / {r['n']} "
