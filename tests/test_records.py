@@ -1,8 +1,10 @@
+import dataclasses
 import json
 
 import pytest
 
 from ftcot.errors import DataError
+from ftcot.metrics import mcnemar_exact, paired
 from ftcot.records import Completion, RecordWriter, read_manifest, read_records, score, wilson_interval
 
 
@@ -76,6 +78,22 @@ def test_wilson_interval():
     assert wilson_interval(0, 0) == (0.0, 0.0)
     low, high = wilson_interval(78, 100)
     assert 68 < low < 78 < high < 86
+
+
+def test_paired_comparison_counts_who_alone_is_right_and_tests_the_split():
+    def run(right: list[bool]) -> list[Completion]:
+        return [dataclasses.replace(_record(i), correct=ok) for i, ok in enumerate(right)]
+
+    a = run([True] * 23 + [False] * 5 + [True] * 21 + [False] * 70)  # AddSub's D=8 against D=1 student
+    b = run([False] * 23 + [True] * 5 + [True] * 21 + [False] * 70)
+    result = paired(a, b)
+    assert (result["n"], result["both"], result["only_a"], result["only_b"]) == (119, 21, 23, 5)
+    assert result["p_value"] == pytest.approx(0.000912, abs=1e-6)  # exact binomial, 2 x P(X <= 5 | 28, 1/2)
+    assert paired(b, a)["p_value"] == result["p_value"]
+    assert paired(a, a)["p_value"] == 1.0  # no question splits them
+    assert mcnemar_exact(3, 3) == 1.0 and mcnemar_exact(6, 0) == pytest.approx(2 / 64)
+    with pytest.raises(ValueError, match="same questions"):
+        paired(a, a[:-1])
 
 
 def test_a_key_written_twice_is_read_once_keeping_the_first(tmp_path, caplog):

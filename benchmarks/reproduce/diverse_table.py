@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from ftcot.manifests import TrainManifest, load_manifest
+from ftcot.metrics import paired
 from ftcot.records import read_records
 from ftcot.report import find_runs, plots
 from ftcot.report.compare import is_teacher_run
@@ -86,6 +87,45 @@ def rows(folders: list[Path]) -> list[dict]:
     )
 
 
+def twins(table: list[dict]) -> list[tuple[dict, dict]]:
+    """The pairs worth testing: each Fine-tune-CoT student with D > 1 against its D=1 twin, and each
+    Fine-tune-CoT student against vanilla (same teacher, questions, seed and decoding)."""
+
+    def key(r: dict) -> tuple:
+        return r["teacher"], r["train_questions"], r["seed"]
+
+    ft = [r for r in table if r["method"] == "ft_cot"]
+    vanilla = [r for r in table if r["method"] == "vanilla"]
+    pairs = [(r, d1) for r in ft for d1 in ft if (r["D"] or 0) > 1 and d1["D"] == 1
+             and key(r) == key(d1) and r["calculator"] == d1["calculator"]]  # fmt: skip
+    pairs += [(r, v) for r in ft for v in vanilla if key(r) == key(v) and not r["calculator"]]
+    return pairs
+
+
+def paired_rows(table: list[dict]) -> list[dict]:
+    out = []
+    for a, b in twins(table):
+        result = paired(read_records(Path(a["folder"])), read_records(Path(b["folder"])))
+        out.append({"first": a["run"], "second": b["run"], "train_questions": a["train_questions"], **result})
+    return out
+
+
+def render_paired(comparisons: list[dict]) -> str:
+    lines = [
+        "Paired, question by question (the same test questions; exact McNemar test of the questions only one "
+        "of the two answers right):",
+        "",
+        "| first | second | train questions | both right | only the first | only the second | p |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for c in comparisons:
+        lines.append(
+            f"| {c['first']} | {c['second']} | {c['train_questions']} | {c['both']} | {c['only_a']} "
+            f"| {c['only_b']} | {c['p_value']:.2g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render(table: list[dict]) -> str:
     lines = [
         "| run | teacher | D | seed | calculator | train questions | training rows | epoch kept (of) | accuracy % (95% CI) | correct / n | without test questions also in train |",
@@ -111,9 +151,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/reproduce/diverse_q05.md"))
     args = parser.parse_args()
     table = rows(args.folders)
-    text = render(table)
+    comparisons = paired_rows(table)
+    text = render(table) + ("\n" + render_paired(comparisons) if comparisons else "")
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
+    if comparisons:
+        args.out.with_name(args.out.stem + "_paired.json").write_text(
+            json.dumps(comparisons, indent=2) + "\n"
+        )
     figure = {p.title: p for p in plots.all_plots(find_runs(args.folders))}
     for title, suffix in ((plots.DIVERSE_TITLE, ".png"), (plots.SIZE_TITLE, "_size.png")):
         if title in figure:  # the D curve; the training-set size curve when the runs have one

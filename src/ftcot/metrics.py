@@ -43,6 +43,28 @@ def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float
     return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
 
 
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value: how likely a split at least this uneven of the questions that
+    exactly one of two models answers right, if either were as likely as the other to be the one."""
+    n = only_a + only_b
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired(a: Sequence[Completion], b: Sequence[Completion]) -> dict:
+    """Two evaluations on the same questions, question by question: how many each alone answers right,
+    and the exact McNemar p-value of that split (pairing makes it sharper than comparing intervals)."""
+    right_a = {(r.task, r.sample_id): bool(r.correct) for r in a}
+    right_b = {(r.task, r.sample_id): bool(r.correct) for r in b}
+    if right_a.keys() != right_b.keys():
+        raise ValueError(f"paired comparison needs the same questions: {len(right_a)} against {len(right_b)}")
+    only_a = sum(right_a[q] and not right_b[q] for q in right_a)
+    only_b = sum(right_b[q] and not right_a[q] for q in right_a)
+    both = sum(right_a[q] and right_b[q] for q in right_a)
+    p_value = mcnemar_exact(only_a, only_b)
+    return {"n": len(right_a), "both": both, "only_a": only_a, "only_b": only_b, "p_value": p_value}
+
+
 def score(records: Iterable[Completion]) -> dict:
     """Accuracy and the paper's other metrics over records, re-checked with the shared checker."""
     records = list(records)
