@@ -58,6 +58,22 @@ async def arm(url: str, prompts: list[str], diverse: int, in_flight: int, max_to
             "tokens_per_s": round(tokens / elapsed, 1)}  # fmt: skip
 
 
+def render(results: list[dict], model: str) -> str:
+    rows = [
+        f"| {r['tag'] or '-'} | {r['questions']}×{r['diverse']} | {r['slots']} | `{r['server_args'] or 'defaults'}` "
+        f"| {r['batch1']['tokens_per_s']} | {r['in_flight']['tokens_per_s']} | **{r['speedup']}x** | {r['cpu']} "
+        f"| {r['date']} |"
+        for r in results
+    ]
+    return (
+        "# Live teacher: llama-server, D samples in flight vs batch-1\n\n"
+        "Made by `python benchmarks/teach_llama_server.py` (see its docstring); output tokens/s, "
+        f"{model}, MultiArith train prompts, T=0.7, one run per row.\n\n"
+        "| arm | questions×D | slots | server flags | batch-1 tok/s | in flight tok/s | speed-up | CPU | date |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
@@ -92,18 +108,7 @@ def main() -> None:
     path = RESULTS / "teach_llama_server.json"
     history = json.loads(path.read_text()) if path.exists() else []
     path.write_text(json.dumps([*history, result], indent=2) + "\n")
-    rows = [
-        f"| {r['tag'] or '-'} | {r['slots']} | `{r['server_args'] or 'defaults'}` | {r['batch1']['tokens_per_s']} "
-        f"| {r['in_flight']['tokens_per_s']} | **{r['speedup']}x** | {r['cpu']} |"
-        for r in [*history, result]
-    ]
-    (RESULTS / "teach_llama_server.md").write_text(
-        "# Live teacher: llama-server, D samples in flight vs batch-1\n\n"
-        "Made by `python benchmarks/teach_llama_server.py` (see its docstring); output tokens/s, "
-        f"{args.model}, MultiArith train prompts, T=0.7, one run per row.\n\n"
-        "| arm | slots | server flags | batch-1 tok/s | in flight tok/s | speed-up | CPU |\n"
-        "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
-    )
+    (RESULTS / "teach_llama_server.md").write_text(render([*history, result], args.model))
 
 
 if __name__ == "__main__":
