@@ -4,7 +4,9 @@ Reads run folders (a recipe's run folder, or several: seeds and teachers run as 
 recipes; with the calculator evaluations of `calculator_table.py` when they are there) and writes
 a Markdown table, its JSON, and the plots the HTML report draws (accuracy against D, and against
 the number of training questions when the runs vary it). Every label
-comes from the runs' manifests (teacher, D, seed, questions, rows), never from folder names.
+comes from the runs' manifests (teacher, D, seed, questions, rows), never from folder names. A
+paired section tests each Fine-tune-CoT student against its D=1 twin and its vanilla twin on the
+same test questions (`ftcot.metrics.paired`: exact McNemar).
 
     python benchmarks/reproduce/diverse_table.py runs/diverse-q05 runs/diverse-q05-seed1 \
         runs/teacher-axis-q05 runs/size-q05 --out benchmarks/reproduce/diverse_q05.md
@@ -91,15 +93,14 @@ def twins(table: list[dict]) -> list[tuple[dict, dict]]:
     """The pairs worth testing: each Fine-tune-CoT student with D > 1 against its D=1 twin, and each
     Fine-tune-CoT student against vanilla (same teacher, questions, seed and decoding)."""
 
-    def key(r: dict) -> tuple:
-        return r["teacher"], r["train_questions"], r["seed"]
+    def twin(a: dict, b: dict) -> bool:
+        fields = ("teacher", "train_questions", "seed")
+        return all(a[f] == b[f] for f in fields) and a["calculator"] == b["calculator"]
 
     ft = [r for r in table if r["method"] == "ft_cot"]
-    vanilla = [r for r in table if r["method"] == "vanilla"]
-    pairs = [(r, d1) for r in ft for d1 in ft if (r["D"] or 0) > 1 and d1["D"] == 1
-             and key(r) == key(d1) and r["calculator"] == d1["calculator"]]  # fmt: skip
-    pairs += [(r, v) for r in ft for v in vanilla if key(r) == key(v) and not r["calculator"]]
-    return pairs
+    vanilla = [r for r in table if r["method"] == "vanilla"]  # vanilla decodes plainly: calculator off
+    pairs = [(r, d1) for r in ft if (r["D"] or 0) > 1 for d1 in ft if d1["D"] == 1 and twin(r, d1)]
+    return pairs + [(r, v) for r in ft for v in vanilla if twin(r, v)]
 
 
 def paired_rows(table: list[dict]) -> list[dict]:
