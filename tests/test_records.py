@@ -94,6 +94,8 @@ def test_paired_comparison_counts_who_alone_is_right_and_tests_the_split():
     assert mcnemar_exact(3, 3) == 1.0 and mcnemar_exact(6, 0) == pytest.approx(2 / 64)
     with pytest.raises(ValueError, match="same questions"):
         paired(a, a[:-1])
+    with pytest.raises(ValueError, match="one record per question"):
+        paired(a + a[:1], b + b[:1])
 
 
 def test_a_key_written_twice_is_read_once_keeping_the_first(tmp_path, caplog):

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from ftcot.manifests import TrainManifest, load_manifest
 from ftcot.metrics import paired
-from ftcot.records import read_records
 from ftcot.report import find_runs, plots
 from ftcot.report.compare import is_teacher_run
 from ftcot.report.runs import Run
@@ -36,7 +35,7 @@ def unseen_accuracy(run: Run) -> tuple[int, float]:
     questions across the paper's splits (MultiArith: 5 of its 180 test questions), which a student may
     have trained on word for word."""
     train = {normalised(s.question) for s in get_task(run.task).samples("train")}
-    records = read_records(run.path)
+    records = run.records  # re-checked with today's checker, as the accuracy column is
     unseen = [r for r in records if normalised(r.question) not in train]
     return len(records) - len(unseen), round(100.0 * sum(bool(r.correct) for r in unseen) / len(unseen), 2)
 
@@ -77,8 +76,11 @@ def row(run: Run) -> dict:
     }
 
 
-def rows(folders: list[Path]) -> list[dict]:
-    runs = [r for r in find_runs(folders) if r.kind == "eval" and r.metrics and r.split == "test"]
+def test_split_evaluations(folders: list[Path]) -> list[Run]:
+    return [r for r in find_runs(folders) if r.kind == "eval" and r.metrics and r.split == "test"]
+
+
+def rows(runs: list[Run]) -> list[dict]:
     students = [r for r in runs if r.is_student]
     teachers = [r for r in runs if is_teacher_run(r)]
     order = {"zs_cot": 0, "vanilla": 1, "ft_cot": 2}
@@ -103,10 +105,11 @@ def twins(table: list[dict]) -> list[tuple[dict, dict]]:
     return pairs + [(r, v) for r in ft for v in vanilla if twin(r, v)]
 
 
-def paired_rows(table: list[dict]) -> list[dict]:
+def paired_rows(table: list[dict], runs: list[Run]) -> list[dict]:
+    records = {str(run.path): run.records for run in runs}  # re-checked, as the accuracy column is
     out = []
     for a, b in twins(table):
-        result = paired(read_records(Path(a["folder"])), read_records(Path(b["folder"])))
+        result = paired(records[a["folder"]], records[b["folder"]])
         out.append({"first": a["run"], "second": b["run"], "train_questions": a["train_questions"], **result})
     return out
 
@@ -151,8 +154,9 @@ def main() -> None:
     parser.add_argument("folders", type=Path, nargs="+")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/reproduce/diverse_q05.md"))
     args = parser.parse_args()
-    table = rows(args.folders)
-    comparisons = paired_rows(table)
+    runs = test_split_evaluations(args.folders)
+    table = rows(runs)
+    comparisons = paired_rows(table, runs)
     text = render(table) + ("\n" + render_paired(comparisons) if comparisons else "")
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")

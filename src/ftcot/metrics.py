@@ -56,6 +56,8 @@ def paired(a: Sequence[Completion], b: Sequence[Completion]) -> dict:
     and the exact McNemar p-value of that split (pairing makes it sharper than comparing intervals)."""
     right_a = {(r.task, r.sample_id): bool(r.correct) for r in a}
     right_b = {(r.task, r.sample_id): bool(r.correct) for r in b}
+    if len(right_a) != len(a) or len(right_b) != len(b):  # self-consistency: several samples a question
+        raise ValueError("paired comparison needs one record per question")
     if right_a.keys() != right_b.keys():
         raise ValueError(f"paired comparison needs the same questions: {len(right_a)} against {len(right_b)}")
     only_a = sum(right_a[q] and not right_b[q] for q in right_a)
